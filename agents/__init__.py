@@ -1,0 +1,1 @@
+"""craftlab agents: from-scratch course algorithms and Stable-Baselines3 agents."""

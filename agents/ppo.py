@@ -1,0 +1,123 @@
+"""Proximal Policy Optimization (Schulman et al. 2017, "Proximal Policy
+Optimization Algorithms", Algorithm 1), from scratch.
+
+Rollout collection and GAE are shared with every on-policy agent
+(``agents/on_policy.py``); this file is PPO's update, read beside the paper::
+
+    for epoch in 1..K:                                   (update_epochs)
+        for each minibatch of the N*T samples:           (num_minibatches)
+            r_t(theta) = pi_theta(a_t|s_t) / pi_theta_old(a_t|s_t)
+            L^CLIP = E[ min(r_t A_t, clip(r_t, 1-eps, 1+eps) A_t) ]     (eq. 7)
+            L^VF   = E[ (V_theta(s_t) - R_t)^2 ]  (optionally clipped around V_old)
+            S      = E[ entropy(pi_theta(.|s_t)) ]
+            maximise L^CLIP - c1 L^VF + c2 S                            (eq. 9)
+
+plus the implementation details that make it work (Huang et al. 2022, "The 37
+implementation details of PPO"): advantage normalisation per minibatch,
+orthogonal init, Adam eps 1e-5, learning-rate annealing, global gradient
+clipping, value clipping, and an optional early stop on approximate KL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.on_policy import OnPolicyAgent, OnPolicyConfig, RolloutBuffer
+from craftlab.config import require
+
+
+@dataclass
+class PPOConfig(OnPolicyConfig):
+    """PPO's settings (defaults: CleanRL's ppo.py)."""
+
+    update_epochs: int = 4
+    """K: passes over the rollout per update"""
+    num_minibatches: int = 4
+    """minibatches per pass (minibatch size = num_steps * num_envs / num_minibatches)"""
+    clip_coef: float = 0.2
+    """epsilon of the clipped surrogate objective"""
+    clip_vloss: bool = True
+    """clip the value update around the rollout's values, like the policy ratio"""
+    norm_adv: bool = True
+    """normalise advantages to mean 0, std 1 within each minibatch"""
+    target_kl: Union[float, None] = None
+    """stop the epoch loop early when the approximate KL exceeds this (null: never)"""
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.update_epochs >= 1, "update_epochs", "must be >= 1")
+        require(self.num_minibatches >= 1, "num_minibatches", "must be >= 1")
+        require(self.clip_coef > 0, "clip_coef", "must be > 0")
+
+
+class PPO(OnPolicyAgent):
+    """PPO with a clipped objective, for discrete and continuous actions."""
+
+    name = "ppo"
+    Config = PPOConfig
+    config: PPOConfig
+
+    def update(self, buffer: RolloutBuffer) -> dict[str, float]:
+        cfg = self.config
+        data = buffer.flat()
+        batch_size = data["advantages"].shape[0]
+        minibatch_size = max(1, batch_size // cfg.num_minibatches)
+        stats: dict[str, list[float]] = {k: [] for k in
+                                         ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")}
+        for _epoch in range(cfg.update_epochs):
+            order = torch.from_numpy(self.np_rng.permutation(batch_size)).to(self.device)
+            for start in range(0, batch_size, minibatch_size):
+                mb = order[start:start + minibatch_size]
+                _, new_log_prob, entropy, new_value = self.policy(data["obs"][mb], data["actions"][mb])
+
+                # r_t(theta) = pi_theta(a|s) / pi_theta_old(a|s), in log space
+                log_ratio = new_log_prob - data["log_probs"][mb]
+                ratio = log_ratio.exp()
+                with torch.no_grad():  # KL(old || new) estimator k3 (Schulman 2020)
+                    approx_kl = ((ratio - 1) - log_ratio).mean()
+                    clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
+
+                advantages = data["advantages"][mb]
+                if cfg.norm_adv and len(mb) > 1:
+                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+                # L^CLIP (eq. 7), written as a loss to minimise
+                surrogate = ratio * advantages
+                clipped = torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef) * advantages
+                policy_loss = -torch.min(surrogate, clipped).mean()
+
+                # L^VF: squared error to the GAE returns, optionally clipped around V_old
+                returns, old_values = data["returns"][mb], data["values"][mb]
+                if cfg.clip_vloss:
+                    v_clipped = old_values + torch.clamp(new_value - old_values, -cfg.clip_coef, cfg.clip_coef)
+                    value_loss = 0.5 * torch.max((new_value - returns) ** 2, (v_clipped - returns) ** 2).mean()
+                else:
+                    value_loss = 0.5 * ((new_value - returns) ** 2).mean()
+
+                entropy_mean = entropy.mean()
+                loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss  # eq. 9
+
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.max_grad_norm > 0:
+                    nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+
+                for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
+                                   ("entropy", entropy_mean), ("approx_kl", approx_kl), ("clipfrac", clipfrac)):
+                    stats[key].append(value.item())
+            if cfg.target_kl is not None and approx_kl.item() > cfg.target_kl:
+                break
+
+        # fraction of the return variance the value function explains (1 = perfect)
+        y_pred, y_true = data["values"].cpu().numpy(), data["returns"].cpu().numpy()
+        var_y = np.var(y_true)
+        explained = float("nan") if var_y == 0 else float(1 - np.var(y_true - y_pred) / var_y)
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        out["explained_variance"] = explained
+        return out

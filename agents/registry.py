@@ -1,0 +1,73 @@
+"""``algo.name`` -> agent class. Entry points are imported on first use.
+
+One block per family below; ``python train.py list`` prints them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from craftlab.config import ConfigError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agents.base import Agent
+
+AGENTS: dict[str, tuple[str, str]] = {}
+"""name -> ("package.module:Class", one-line description)"""
+
+
+def register_agent(name: str, entry_point: str, description: str) -> None:
+    AGENTS[name] = (entry_point, description)
+
+
+def agent_class(name: str) -> "type[Agent]":
+    """The agent class registered as ``name``; ConfigError naming the closest ones otherwise."""
+    if name not in AGENTS:
+        raise ConfigError(f"config key 'algo.name': unknown algorithm '{name}'; {did_you_mean(name, AGENTS)}")
+    module, _, attr = AGENTS[name][0].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# --- from-scratch deep RL (foundation + Levine's course, configs/levine/) ----------
+register_agent("ppo", "agents.ppo:PPO", "PPO, clipped objective + GAE (Schulman et al. 2017), from scratch")
+
+# --- Stable-Baselines3 / sb3-contrib (configs/sb3/) --------------------------------
+register_agent("sb3_ppo", "agents.sb3:SB3PPO", "Stable-Baselines3 PPO")
+register_agent("sb3_a2c", "agents.sb3:SB3A2C", "Stable-Baselines3 A2C")
+register_agent("sb3_dqn", "agents.sb3:SB3DQN", "Stable-Baselines3 DQN")
+register_agent("sb3_qrdqn", "agents.sb3:SB3QRDQN", "sb3-contrib QR-DQN")
+register_agent("sb3_recurrent_ppo", "agents.sb3:SB3RecurrentPPO", "sb3-contrib RecurrentPPO (LSTM)")
+
+# --- Silver's course, tabular and linear (configs/silver/) -------------------------
+# Lecture 3: planning by dynamic programming (needs env.unwrapped.P)
+register_agent("policy_evaluation", "agents.tabular.dp:PolicyEvaluation", "iterative policy evaluation (DP, known model)")
+register_agent("policy_iteration", "agents.tabular.dp:PolicyIteration", "policy iteration (DP, known model)")
+register_agent("value_iteration", "agents.tabular.dp:ValueIteration", "value iteration (DP, known model)")
+# Lecture 4: model-free prediction
+register_agent("mc_prediction", "agents.tabular.mc_prediction:MCPrediction", "Monte Carlo prediction, first- or every-visit")
+register_agent("td0", "agents.tabular.td_prediction:TD0", "TD(0) prediction")
+register_agent("n_step_td", "agents.tabular.td_prediction:NStepTD", "n-step TD prediction")
+register_agent("td_lambda_forward", "agents.tabular.td_lambda:TDLambdaForward", "TD(lambda) forward view: offline lambda-return")
+register_agent("td_lambda", "agents.tabular.td_lambda:TDLambda", "TD(lambda) backward view: eligibility traces")
+# Lecture 5: model-free control
+register_agent("mc_control", "agents.tabular.mc_control:GLIEMonteCarloControl", "GLIE Monte Carlo control")
+register_agent("sarsa", "agents.tabular.sarsa:Sarsa", "SARSA, on-policy TD control")
+register_agent("expected_sarsa", "agents.tabular.expected_sarsa:ExpectedSarsa", "Expected SARSA")
+register_agent("n_step_sarsa", "agents.tabular.n_step_sarsa:NStepSarsa", "n-step SARSA")
+register_agent("sarsa_lambda", "agents.tabular.sarsa_lambda:SarsaLambda", "SARSA(lambda), eligibility traces")
+register_agent("q_learning", "agents.tabular.q_learning:QLearning", "Q-learning, off-policy TD control")
+register_agent("double_q_learning", "agents.tabular.double_q_learning:DoubleQLearning", "Double Q-learning")
+# Lecture 6: linear value function approximation
+register_agent("linear_sarsa", "agents.tabular.linear_sarsa:LinearSarsa", "SARSA with tile coding (linear), MountainCar")
+register_agent("lspi", "agents.tabular.lspi:LSPI", "least-squares policy iteration (LSTDQ)")
+# Lecture 8: integrating learning and planning
+register_agent("dyna_q", "agents.tabular.dyna_q:DynaQ", "Dyna-Q: Q-learning + planning on a learned model")
+register_agent("mcts", "agents.tabular.mcts:MCTS", "Monte Carlo tree search (UCT) on a simulator copy of the env")
+# Lecture 9: exploration and exploitation (k-armed bandits)
+register_agent("bandit_epsilon_greedy", "agents.tabular.bandits:EpsilonGreedyBandit", "epsilon-greedy bandit (optimistic init option)")
+register_agent("bandit_ucb1", "agents.tabular.bandits:UCB1Bandit", "UCB1 bandit")
+register_agent("bandit_thompson", "agents.tabular.bandits:ThompsonBandit", "Thompson sampling bandit (Gaussian)")
+register_agent("bandit_gradient", "agents.tabular.bandits:GradientBandit", "gradient bandit (softmax preferences)")
+
+# --- MineRL: behaviour cloning from demonstrations (configs/minerl/) ---------------
