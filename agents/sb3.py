@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.logger import KVWriter, Logger
 
 from agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from agents.networks import is_image_space
@@ -47,6 +47,9 @@ class SB3Config(AgentConfig):
     """SB3 policy name ('MlpPolicy', 'CnnPolicy', 'MultiInputPolicy', ...); 'auto' picks by observation space"""
     kwargs: dict = field(default_factory=dict)
     """keyword arguments of the SB3 class (learning_rate, n_steps, buffer_size, policy_kwargs, ...)"""
+
+    log_interval: int = 1
+    """write SB3's training losses every this many iterations (on-policy) or episodes (off-policy)"""
 
     sb3_class: ClassVar[str] = ""
     """``"module:Class"`` of the SB3 algorithm"""
@@ -116,7 +119,7 @@ class SB3Agent(Agent):
             return
         self.model.num_timesteps = self.num_timesteps
         self.model.learn(remaining, callback=_RunCallback(self, run), reset_num_timesteps=self.num_timesteps == 0,
-                         progress_bar=False)
+                         log_interval=self.config.log_interval, progress_bar=False)
         self.num_timesteps = int(self.model.num_timesteps)
 
     def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
@@ -168,7 +171,7 @@ class _RunCallback(BaseCallback):
         return self.run.on_step(self.agent.num_timesteps)
 
 
-class _TagWriter:
+class _TagWriter(KVWriter):
     """An SB3 logger output that maps SB3's keys onto craftlab's tags:
     ``train/<x>`` -> ``losses/<x>``; rollout/ and time/ keys are dropped
     (craftlab logs episodes and SPS itself)."""

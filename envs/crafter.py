@@ -108,7 +108,7 @@ class CrafterEnv(gym.Env):
         info = {
             "achievements": raw["achievements"],
             "inventory": raw["inventory"],
-            "player_pos": np.asarray(raw["player_pos"]),
+            "player_pos": np.array(raw["player_pos"]),  # a copy: crafter hands out its own array
         }
         if self.semantic:
             info["semantic"] = raw["semantic"]

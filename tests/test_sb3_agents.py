@@ -1,0 +1,42 @@
+"""Every SB3 agent trains a few hundred steps through train.py and writes craftlab's tags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from craftlab.cli import main
+from tb import read_scalars
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SB3 = {
+    "sb3_ppo": ["algo.kwargs.n_steps=64", "algo.kwargs.batch_size=32", "algo.kwargs.n_epochs=2"],
+    "sb3_a2c": ["algo.kwargs.n_steps=8"],
+    "sb3_dqn": ["algo.kwargs.learning_starts=64", "algo.kwargs.train_freq=4"],
+    "sb3_qrdqn": ["algo.kwargs.learning_starts=64", "algo.kwargs.train_freq=4"],
+    "sb3_recurrent_ppo": ["algo.kwargs.n_steps=64", "algo.kwargs.batch_size=32", "algo.kwargs.n_epochs=2"],
+}
+
+
+@pytest.mark.parametrize("algo", list(SB3))
+def test_sb3_agent_trains_through_train_py(algo, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / algo
+    config = tmp_path / "c.yaml"
+    config.write_text(f"env: {{id: CartPole-v1}}\nalgo: {{name: {algo}}}\n")
+    overrides = [f"--set={o}" for o in SB3[algo]]
+    code = main([str(config), "--run-dir", str(run_dir), "--device", "cpu", *overrides,
+                 "--set", "train.total_timesteps=384", "--set", "train.num_envs=1",
+                 "--set", "train.checkpoint_interval=0", "--set", "train.progress_bar=false"])
+    assert code == 0
+    scalars = read_scalars(run_dir)
+    for tag in ("charts/episodic_return", "charts/episodic_length", "charts/SPS"):
+        assert tag in scalars, f"{algo} wrote no {tag}; tags: {sorted(scalars)}"
+    losses = [t for t in scalars if t.startswith("losses/")]
+    assert losses, f"{algo} wrote no losses/*; tags: {sorted(scalars)}"
+    assert not any(t.startswith(("train/", "rollout/", "time/")) for t in scalars)  # SB3 keys mapped
+    assert json.loads((run_dir / "summary.json").read_text())["num_timesteps"] >= 384
+    assert (run_dir / "config.yaml").exists() and (run_dir / "checkpoints" / "latest").exists()
