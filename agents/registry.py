@@ -31,6 +31,9 @@ def agent_class(name: str) -> "type[Agent]":
 
 # --- from-scratch deep RL (foundation + Levine's course, configs/levine/) ----------
 register_agent("ppo", "agents.ppo:PPO", "PPO, clipped objective + GAE (Schulman et al. 2017), from scratch")
+register_agent("vpg", "agents.vpg:VPG", "REINFORCE / vanilla policy gradient: reward-to-go, baseline, GAE options (CS285 hw2)")
+register_agent("a2c", "agents.a2c:A2C", "synchronous advantage actor-critic (A2C), from scratch")
+register_agent("ppo_rnd", "agents.ppo_rnd:PPORND", "PPO + random network distillation exploration bonus (Burda et al. 2018)")
 
 # --- Stable-Baselines3 / sb3-contrib (configs/sb3/) --------------------------------
 register_agent("sb3_ppo", "agents.sb3:SB3PPO", "Stable-Baselines3 PPO")
@@ -71,3 +74,4 @@ register_agent("bandit_thompson", "agents.tabular.bandits:ThompsonBandit", "Thom
 register_agent("bandit_gradient", "agents.tabular.bandits:GradientBandit", "gradient bandit (softmax preferences)")
 
 # --- MineRL: behaviour cloning from demonstrations (configs/minerl/) ---------------
+register_agent("bc", "agents.bc:BehaviourCloning", "behaviour cloning: cross-entropy on discretised MineRL demonstrations")

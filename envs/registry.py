@@ -120,6 +120,11 @@ register_wrapper("normalize_observation", "gymnasium.wrappers:NormalizeObservati
 register_wrapper("transform_reward_sign", "envs.common_wrappers:SignReward", "reward -> sign(reward)")
 register_wrapper("one_hot", "envs.common_wrappers:OneHotObservation", "Discrete observation -> one-hot float vector")
 
+# --- MineRL (envs/minerl/; every MineRL id, its 'minerl-standin/<id>' twin, the minerl_* wrappers)
+from envs.minerl.ids import register_minerl  # noqa: E402  (import-cheap: no minerl, no numpy)
+
+register_minerl(register_env, register_wrapper)
+
 # --- Silver's course: small environments with a known model (envs/tabular/) ---------
 register_env("tabular/random_walk", "envs.tabular.random_walk:RandomWalkEnv",
              "n-state random walk, 19 states by default (S&B Example 7.1); model in env.unwrapped.P")
@@ -129,3 +134,16 @@ register_env("tabular/bandit", "envs.tabular.bandit:BanditTestbedEnv",
              "k-armed testbed, one problem per episode of 1000 pulls (S&B Section 2.3)")
 register_env("tabular/crafting_world", "envs.tabular.crafting_world:CraftingWorldEnv",
              "tiny crafting world: wood -> table -> pickaxe -> stone; model in env.unwrapped.P")
+
+# --- probe environments (envs/probes.py; exact answers for debugging deep RL agents) ---
+register_env("probe/constant_reward", "envs.probes:ConstantReward", "probe: 1 step, reward +1; V = 1")
+register_env("probe/observation_reward", "envs.probes:ObservationReward", "probe: 1 step, reward = obs (+-1); V(o) = o")
+register_env("probe/two_step", "envs.probes:TwoStep", "probe: 2 steps, reward +1 at the end; V(s0) = gamma, V(s1) = 1")
+register_env("probe/action_reward", "envs.probes:ActionReward", "probe: 1 step, reward +1 for action 1, -1 for 0")
+register_env("probe/observation_action_reward", "envs.probes:ObservationActionReward",
+             "probe: 1 step, obs +-1, reward +1 for the matching action (continuous=True: Box action)")
+register_env("probe/image_observation_action_reward", "envs.probes:ImageObservationActionReward",
+             "probe: the observation-action probe with uint8 image observations (CNN encoders)")
+register_env("probe/memory", "envs.probes:Memory", "probe: act on a cue seen `delay` steps earlier (needs an LSTM)")
+register_env("probe/sparse_corridor", "envs.probes:SparseCorridor",
+             "probe: sparse reward at the far end of a corridor, random walk almost never gets there (RND)")

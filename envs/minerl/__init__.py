@@ -1,0 +1,16 @@
+"""MineRL (Guss et al. 2019) for craftlab, usable without MineRL installed.
+
+Modules, one job each (none imports ``minerl`` or ``gym`` at import time):
+
+* :mod:`envs.minerl.ids` -- the MineRL env ids and their registration.
+* :mod:`envs.minerl.minerl_spaces` -- MineRL-compatible space classes (Enum, Dict...).
+* :mod:`envs.minerl.specs` -- every MineRL 0.4.4 env's spaces and limits, as tables.
+* :mod:`envs.minerl.spaces` -- MineRL spaces/values -> Gymnasium spaces/values.
+* :mod:`envs.minerl.adapter` -- old-gym MineRL env -> Gymnasium env.
+* :mod:`envs.minerl.standin` -- a MineRL-interface env with a tiny scripted world, for tests.
+* :mod:`envs.minerl.actions` -- Dict action -> Discrete / MultiDiscrete / k-means wrappers.
+* :mod:`envs.minerl.observations` -- pov-only, pov+vector, grayscale/resize, frame skip/stack.
+* :mod:`envs.minerl.crash` -- crash and hang recovery.
+
+Demonstrations live in :mod:`craftlab.datasets.minerl`; see docs/minerl.md.
+"""
