@@ -1,0 +1,15 @@
+"""Small environments with a known model, for Silver's course (configs/silver/).
+
+Each one exposes its full transition model as ``env.unwrapped.P`` in the form
+Gymnasium's toy-text environments use::
+
+    P[s][a] = [(probability, next_state, reward, terminated), ...]
+
+so dynamic programming (``agents.tabular.dp``) can solve it exactly, and each
+renders as text with ``render_mode="ansi"``.
+
+* :mod:`envs.tabular.random_walk` -- the n-state random walk (S&B Example 6.2, 7.1)
+* :mod:`envs.tabular.windy_gridworld` -- windy gridworld (S&B Example 6.5)
+* :mod:`envs.tabular.bandit` -- the k-armed testbed (S&B Section 2.3)
+* :mod:`envs.tabular.crafting_world` -- a tiny Minecraft tech tree (wood, table, pickaxe, stone)
+"""
