@@ -10,13 +10,16 @@ Each contender runs in its own fresh subprocess (clean peak-memory figures):
 * ``env only``   the same vectorised Crafter envs stepped with random actions:
                  the ceiling for any trainer; the gap to it is the training loop's cost
 * ``craftlab``   craftlab's PPO (``agents/ppo.py``), envs in subprocesses with shared memory
-* ``craftlab fast``  the same with craftlab's faster, bit-identical Crafter engine
 * ``sb3``        SB3's PPO with ``CnnPolicy`` (NatureCNN, 512 features, shared extractor), SubprocVecEnv
+
+each with the crafter package's own engine, and again (``... fast``) with
+craftlab's bit-identical faster engine (``envs/crafter_fast.py``), so the
+trainers are compared on equal envs and the env's share shows separately.
 
 Same network size, envs, rollout length, epochs, minibatch size, learning
 rate, torch threads. Steps per second are measured after one warm-up update.
-Peak memory is the max resident set size of the trainer process plus that of
-its env workers (ru_maxrss of children).
+Peak memory is the peak resident set size of the trainer process and the sum
+over its env workers' (Linux /proc VmHWM).
 """
 
 from __future__ import annotations
@@ -33,10 +36,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _peak_memory_mb() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, children
+def _peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _workers_peak_mb(processes) -> float:
+    """Sum of the env worker processes' peak resident memory (Linux /proc; 0 elsewhere)."""
+    total = 0.0
+    for proc in processes:
+        try:
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def run_env_only(args) -> dict:
@@ -57,8 +71,9 @@ def run_env_only(args) -> dict:
         if start is None and steps >= warm:
             start, steps = time.perf_counter(), 0
     sps = steps / (time.perf_counter() - start)
+    workers = _workers_peak_mb(envs.processes)
     envs.close()
-    return {"sps": sps}
+    return {"sps": sps, "workers_mb": workers}
 
 
 def run_craftlab(args) -> dict:
@@ -81,8 +96,9 @@ def run_craftlab(args) -> dict:
     t0, s0 = time.perf_counter(), agent.num_timesteps
     agent.learn(s0 + args.steps, RunContext(s0 + args.steps))
     sps = (agent.num_timesteps - s0) / (time.perf_counter() - t0)
+    workers = _workers_peak_mb(agent._vec_env.processes)
     agent.close()
-    return {"sps": sps}
+    return {"sps": sps, "workers_mb": workers}
 
 
 def run_sb3(args) -> dict:
@@ -94,7 +110,7 @@ def run_sb3(args) -> dict:
     from envs.factory import EnvFactory
 
     torch.set_num_threads(args.threads)
-    factory = EnvFactory(EnvConfig(id="crafter"), num_envs=args.num_envs)
+    factory = EnvFactory(EnvConfig(id="crafter", kwargs={"engine": args.engine}), num_envs=args.num_envs)
     from agents.sb3 import _EnvFn
 
     vec = SubprocVecEnv([_EnvFn(factory, i) for i in range(args.num_envs)], start_method="forkserver")
@@ -105,11 +121,13 @@ def run_sb3(args) -> dict:
     t0, s0 = time.perf_counter(), model.num_timesteps
     model.learn(args.steps, reset_num_timesteps=False)
     sps = (model.num_timesteps - s0) / (time.perf_counter() - t0)
+    workers = _workers_peak_mb(vec.processes)
     vec.close()
-    return {"sps": sps}
+    return {"sps": sps, "workers_mb": workers}
 
 
-CONTENDERS = {"env only": run_env_only, "craftlab": run_craftlab, "craftlab fast": run_craftlab, "sb3": run_sb3}
+CONTENDERS = {"env only": run_env_only, "craftlab": run_craftlab, "sb3": run_sb3,
+              "env only fast": run_env_only, "craftlab fast": run_craftlab, "sb3 fast": run_sb3}
 
 
 def main() -> None:
@@ -128,8 +146,7 @@ def main() -> None:
 
     if args.only:  # child process: run one contender, print JSON
         result = CONTENDERS[args.only](args)
-        own, children = _peak_memory_mb()
-        result.update(peak_rss_mb=own, workers_peak_rss_mb=children)
+        result["trainer_mb"] = _peak_memory_mb()
         print("RESULT " + json.dumps(result))
         return
 
@@ -138,9 +155,7 @@ def main() -> None:
           f"{os.cpu_count()} CPU cores\n")
     results = {}
     for name in CONTENDERS:
-        if name == "craftlab fast" and not _fast_engine_available():
-            continue
-        engine = "fast" if name == "craftlab fast" else "crafter"
+        engine = "fast" if name.endswith("fast") else "crafter"
         cmd = [sys.executable, __file__, "--only", name, "--engine", engine, "--steps", str(args.steps),
                "--num-envs", str(args.num_envs), "--num-steps", str(args.num_steps), "--epochs", str(args.epochs),
                "--minibatches", str(args.minibatches), "--threads", str(args.threads)]
@@ -151,26 +166,17 @@ def main() -> None:
             continue
         results[name] = json.loads(line[0][7:])
         r = results[name]
-        print(f"  {name:14s} {r['sps']:8.0f} steps/s   peak RSS {r['peak_rss_mb']:6.0f} MB trainer, "
-              f"{r['workers_peak_rss_mb']:5.0f} MB largest worker", flush=True)
-    if "sb3" in results:
-        print()
-        for name in ("craftlab", "craftlab fast"):
-            if name in results:
-                print(f"  {name} / sb3 steps per second: {results[name]['sps'] / results['sb3']['sps']:.2f}x")
-    if "env only" in results:
+        print(f"  {name:14s} {r['sps']:8.0f} steps/s   peak memory: trainer {r['trainer_mb']:5.0f} MB, "
+              f"env workers {r['workers_mb']:5.0f} MB", flush=True)
+    print()
+    for ours, ref in (("craftlab", "sb3"), ("craftlab fast", "sb3 fast"), ("craftlab fast", "sb3")):
+        if ours in results and ref in results:
+            print(f"  {ours:14s} / {ref:9s} steps per second: {results[ours]['sps'] / results[ref]['sps']:.2f}x")
+    for suffix in ("", " fast"):
         for name in ("craftlab", "sb3"):
-            if name in results:
-                overhead = 1 - results[name]["sps"] / results["env only"]["sps"]
-                print(f"  {name}: training costs {overhead:.0%} of pure env-stepping throughput")
-
-
-def _fast_engine_available() -> bool:
-    try:
-        import envs.crafter_fast  # noqa: F401
-    except ImportError:
-        return False
-    return True
+            if name + suffix in results and "env only" + suffix in results:
+                overhead = 1 - results[name + suffix]["sps"] / results["env only" + suffix]["sps"]
+                print(f"  {name + suffix:14s}: training costs {overhead:.0%} of pure env-stepping throughput")
 
 
 if __name__ == "__main__":
