@@ -80,6 +80,11 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-dir", help="run folder (default: runs/<name>_s<seed>_<time>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
     parser.add_argument("--checkpoint", type=int, metavar="STEP", help="with --resume: start from this step's checkpoint")
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="N",
+                        help="train one run per seed, in parallel, grouped in one experiment folder "
+                             "(--run-dir, default runs/<name>_<time>) as seed_<N>/ run folders")
+    parser.add_argument("--parallel", type=int, metavar="N",
+                        help="with --seeds: at most N runs at a time (default: the number of CPU cores)")
     return parser
 
 
@@ -89,6 +94,12 @@ def train_main(argv: list[str]) -> int:
 
     parser = train_parser()
     args = parser.parse_args(argv)
+    if args.seeds is not None:
+        from craftlab.experiment import train_seeds_main
+
+        return train_seeds_main(args)
+    if args.parallel is not None:
+        raise UserError("--parallel goes with --seeds (e.g. --seeds 0 1 2 --parallel 2)")
     overrides = list(args.overrides)
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")

@@ -277,27 +277,47 @@ def _install_signal_handlers(run: RunContext) -> Callable[[], None]:
 
 
 def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[["Agent", int], None]:
-    """Periodic evaluation during training: scalars ``eval/*``, JSON, optional video."""
+    """Periodic evaluation during training: scalars ``eval/*`` and a line in
+    ``eval/evaluations.jsonl``; with ``train.eval_video`` also a short video of
+    the first evaluation episode (its first ``video_steps`` steps), written to
+    ``eval/step_<N>.mp4`` and to TensorBoard as ``eval/video`` (an animated GIF
+    made here: TensorBoard's own ``add_video`` silently writes nothing without
+    the moviepy package). The video is recorded in a separate replay of that
+    episode (same seed), so recording never holds a 10,000-step episode's
+    frames in memory and never changes the evaluation's numbers."""
     from craftlab.evaluation import evaluate
 
     out_dir = run_dir / "eval"
+    video_steps, video_fps, tb_max_side = 300, 10, 256
 
     def run_eval(agent: "Agent", step: int) -> None:
-        result = evaluate(agent, agent.envs, episodes=config.train.eval_episodes,
-                          seed=10_000 + config.train.seed, record_frames=config.train.eval_video)
+        seed = 10_000 + config.train.seed
+        result = evaluate(agent, agent.envs, episodes=config.train.eval_episodes, seed=seed)
         summary = result.summary()
         logger.scalars(step, {"eval/mean_return": summary["mean_return"],
                               "eval/mean_length": summary["mean_length"]})
         out_dir.mkdir(exist_ok=True)
         with open(out_dir / "evaluations.jsonl", "a") as fh:
             fh.write(json.dumps({"step": step, **summary}) + "\n")
-        if result.frames and logger.writer is not None:
-            from craftlab.video import write_video
+        if config.train.eval_video:
+            clip = evaluate(agent, agent.envs, episodes=1, seed=seed, record_frames=True, max_steps=video_steps)
+            frames = [f for f in clip.frames if f is not None]
+            if frames:
+                import imageio.v3 as iio
+                from tensorboard.compat.proto.summary_pb2 import Summary
 
-            frames = np.stack(result.frames)
-            write_video(out_dir / f"step_{step:010d}.mp4", frames)
-            # TensorBoard wants (N, T, C, H, W)
-            logger.writer.add_video("eval/video", torch.from_numpy(frames).permute(0, 3, 1, 2)[None], step, fps=10)
+                from craftlab.video import write_video
+
+                video = np.stack(frames)  # uint8[T, H, W, 3]
+                write_video(out_dir / f"step_{step:010d}.mp4", video, fps=video_fps)
+                if logger.writer is not None:
+                    stride = max(1, -(-max(video.shape[1:3]) // tb_max_side))
+                    small = np.ascontiguousarray(video[:, ::stride, ::stride, :3])
+                    gif = iio.imwrite("<bytes>", small, extension=".gif", duration=1000 / video_fps, loop=0)
+                    image = Summary.Image(height=small.shape[1], width=small.shape[2], colorspace=3,
+                                          encoded_image_string=gif)
+                    logger.writer._get_file_writer().add_summary(
+                        Summary(value=[Summary.Value(tag="eval/video", image=image)]), step)
         log.info("evaluation at step %d: return %.2f +- %.2f", step, summary["mean_return"], summary["std_return"])
 
     return run_eval
