@@ -61,6 +61,9 @@ register_agent("n_step_sarsa", "agents.tabular.n_step_sarsa:NStepSarsa", "n-step
 register_agent("sarsa_lambda", "agents.tabular.sarsa_lambda:SarsaLambda", "SARSA(lambda), eligibility traces")
 register_agent("q_learning", "agents.tabular.q_learning:QLearning", "Q-learning, off-policy TD control")
 register_agent("double_q_learning", "agents.tabular.double_q_learning:DoubleQLearning", "Double Q-learning")
+# Lecture 6: value function approximation
+register_agent("linear_sarsa", "agents.tabular.linear_sarsa:LinearSarsa", "semi-gradient SARSA, linear in tile-coded features (Mountain Car)")
+register_agent("lspi", "agents.tabular.lspi:LSPI", "least-squares policy iteration: LSTDQ on a fixed batch of samples")
 # Lecture 8: integrating learning and planning
 register_agent("dyna_q", "agents.tabular.dyna_q:DynaQ", "Dyna-Q: Q-learning + planning on a learned model")
 register_agent("mcts", "agents.tabular.mcts:MCTS", "Monte Carlo tree search (UCT) on a simulator copy of the env")

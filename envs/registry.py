@@ -134,6 +134,8 @@ register_env("tabular/bandit", "envs.tabular.bandit:BanditTestbedEnv",
              "k-armed testbed, one problem per episode of 1000 pulls (S&B Section 2.3)")
 register_env("tabular/crafting_world", "envs.tabular.crafting_world:CraftingWorldEnv",
              "tiny crafting world: wood -> table -> pickaxe -> stone; model in env.unwrapped.P")
+register_env("tabular/chain_walk", "envs.tabular.chain_walk:ChainWalkEnv",
+             "chain walk, 50 states by default (Lagoudakis & Parr 2003, LSPI); model in env.unwrapped.P")
 
 # --- probe environments (envs/probes.py; exact answers for debugging deep RL agents) ---
 register_env("probe/constant_reward", "envs.probes:ConstantReward", "probe: 1 step, reward +1; V = 1")

@@ -102,3 +102,30 @@ def save_values(env: gym.Env, V: np.ndarray, policy: np.ndarray | None, run_dir:
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def save_cost_to_go(cost: Callable[[np.ndarray], float], low: np.ndarray, high: np.ndarray, run_dir: str | Path,
+                    title: str = "", labels: tuple[str, str] = ("x0", "x1"), resolution: int = 50) -> Path:
+    """A continuous 2-D state's cost-to-go ``cost(x)`` (e.g. ``-max_a q(x, a)``, S&B Fig 10.1)
+    as a heat map over ``[low, high]``, written to ``values.png`` in ``run_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = np.linspace(low[0], high[0], resolution)
+    ys = np.linspace(low[1], high[1], resolution)
+    grid = np.array([[cost(np.array([x, y])) for x in xs] for y in ys])  # rows: y, columns: x
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
+                      extent=(low[0], high[0], low[1], high[1]))
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(title, fontsize=8)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    path = run_dir / "values.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -12,4 +12,5 @@ renders as text with ``render_mode="ansi"``.
 * :mod:`envs.tabular.windy_gridworld` -- windy gridworld (S&B Example 6.5)
 * :mod:`envs.tabular.bandit` -- the k-armed testbed (S&B Section 2.3)
 * :mod:`envs.tabular.crafting_world` -- a tiny Minecraft tech tree (wood, table, pickaxe, stone)
+* :mod:`envs.tabular.chain_walk` -- the chain walk of the LSPI paper (Lagoudakis & Parr 2003)
 """
