@@ -102,9 +102,7 @@ class SB3Agent(Agent):
 
         n = self.envs.num_envs
         fns = [_EnvFn(self.envs, i) for i in range(n)]
-        kind = self.envs.vector
-        if kind == "auto":
-            kind = "async" if (n > 1 and self.envs.id.startswith("crafter")) else "sync"
+        kind = self.envs.vector_kind(n)
         vec = SubprocVecEnv(fns, start_method="forkserver") if kind == "async" else DummyVecEnv(fns)
         vec.seed(self.envs.seed)
         return vec

@@ -292,7 +292,7 @@ class TrainConfig:
     """parallel environments"""
     vector: Literal["auto", "sync", "async"] = "auto"
     """how parallel envs run: 'async' in subprocesses with shared memory,
-    'sync' in this process; 'auto' picks async for slow envs and num_envs > 1"""
+    'sync' in this process; 'auto' picks async for several slow envs on > 2 CPU cores"""
     seed: int = 0
     """seed of the agent's RNGs and of the environments (env i gets seed + i)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
