@@ -16,6 +16,11 @@ plus the implementation details that make it work (Huang et al. 2022, "The 37
 implementation details of PPO"): advantage normalisation per minibatch,
 orthogonal init, Adam eps 1e-5, learning-rate annealing, global gradient
 clipping, value clipping, and an optional early stop on approximate KL.
+With ``norm_value`` (``agents/on_policy.py``) the value loss is computed in the
+normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO recipe. A recurrent
+policy (``network.lstm``) is updated on minibatches of whole env sequences.
+
+Subclasses add terms by overriding :meth:`PPO.loss` (see ``agents/ppo_rnd.py``).
 """
 
 from __future__ import annotations
@@ -23,11 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-import numpy as np
 import torch
 from torch import nn
 
-from agents.on_policy import OnPolicyAgent, OnPolicyConfig, RolloutBuffer
+from agents.on_policy import OnPolicyAgent, OnPolicyConfig, RolloutBuffer, explained_variance
 from craftlab.config import require
 
 
@@ -62,62 +66,64 @@ class PPO(OnPolicyAgent):
     Config = PPOConfig
     config: PPOConfig
 
+    def loss(self, mb: dict[str, torch.Tensor]
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """PPO's loss on one minibatch. Returns ``(loss, diagnostics, network outputs)``;
+        diagnostics are 0-d tensors (averaged and logged as ``losses/<key>``)."""
+        cfg = self.config
+        out = self.policy.evaluate_actions(mb["obs"], mb["actions"], mb.get("state"), mb["episode_starts"])
+        new_log_prob, entropy, new_value = out["log_prob"], out["entropy"], out["value"]
+
+        # r_t(theta) = pi_theta(a|s) / pi_theta_old(a|s), in log space
+        log_ratio = new_log_prob - mb["log_probs"]
+        ratio = log_ratio.exp()
+        with torch.no_grad():  # KL(old || new) estimator k3 (Schulman 2020)
+            approx_kl = ((ratio - 1) - log_ratio).mean()
+            clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
+
+        advantages = mb["advantages"]
+        if cfg.norm_adv and len(advantages) > 1:
+            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+        # L^CLIP (eq. 7), written as a loss to minimise
+        surrogate = ratio * advantages
+        clipped = torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef) * advantages
+        policy_loss = -torch.min(surrogate, clipped).mean()
+
+        # L^VF: squared error to the GAE returns, optionally clipped around V_old;
+        # in the value head's units ((R - mu) / sigma with norm_value, else R)
+        norm = self.policy.normalize_value
+        new_v, returns, old_v = norm(new_value), norm(mb["returns"]), norm(mb["values"])
+        if cfg.clip_vloss:
+            v_clipped = old_v + torch.clamp(new_v - old_v, -cfg.clip_coef, cfg.clip_coef)
+            value_loss = 0.5 * torch.max((new_v - returns) ** 2, (v_clipped - returns) ** 2).mean()
+        else:
+            value_loss = 0.5 * ((new_v - returns) ** 2).mean()
+
+        entropy_mean = entropy.mean()
+        loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss  # eq. 9
+        stats = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
+                 "entropy": entropy_mean.detach(), "approx_kl": approx_kl, "clipfrac": clipfrac}
+        return loss, stats, out
+
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
-        data = buffer.flat()
-        batch_size = data["advantages"].shape[0]
-        minibatch_size = max(1, batch_size // cfg.num_minibatches)
-        stats: dict[str, list[float]] = {k: [] for k in
-                                         ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac")}
+        stats: dict[str, list[torch.Tensor]] = {}
         for _epoch in range(cfg.update_epochs):
-            order = torch.from_numpy(self.np_rng.permutation(batch_size)).to(self.device)
-            for start in range(0, batch_size, minibatch_size):
-                mb = order[start:start + minibatch_size]
-                _, new_log_prob, entropy, new_value = self.policy(data["obs"][mb], data["actions"][mb])
-
-                # r_t(theta) = pi_theta(a|s) / pi_theta_old(a|s), in log space
-                log_ratio = new_log_prob - data["log_probs"][mb]
-                ratio = log_ratio.exp()
-                with torch.no_grad():  # KL(old || new) estimator k3 (Schulman 2020)
-                    approx_kl = ((ratio - 1) - log_ratio).mean()
-                    clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
-
-                advantages = data["advantages"][mb]
-                if cfg.norm_adv and len(mb) > 1:
-                    advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
-
-                # L^CLIP (eq. 7), written as a loss to minimise
-                surrogate = ratio * advantages
-                clipped = torch.clamp(ratio, 1 - cfg.clip_coef, 1 + cfg.clip_coef) * advantages
-                policy_loss = -torch.min(surrogate, clipped).mean()
-
-                # L^VF: squared error to the GAE returns, optionally clipped around V_old
-                returns, old_values = data["returns"][mb], data["values"][mb]
-                if cfg.clip_vloss:
-                    v_clipped = old_values + torch.clamp(new_value - old_values, -cfg.clip_coef, cfg.clip_coef)
-                    value_loss = 0.5 * torch.max((new_value - returns) ** 2, (v_clipped - returns) ** 2).mean()
-                else:
-                    value_loss = 0.5 * ((new_value - returns) ** 2).mean()
-
-                entropy_mean = entropy.mean()
-                loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss  # eq. 9
-
+            epoch_kl = []
+            for mb in buffer.minibatches(cfg.num_minibatches, self.np_rng, by_env=self.policy.recurrent):
+                loss, mb_stats, _ = self.loss(mb)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.max_grad_norm > 0:
                     nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-
-                for key, value in (("policy_loss", policy_loss), ("value_loss", value_loss),
-                                   ("entropy", entropy_mean), ("approx_kl", approx_kl), ("clipfrac", clipfrac)):
-                    stats[key].append(value.item())
-            if cfg.target_kl is not None and approx_kl.item() > cfg.target_kl:
+                for key, value in mb_stats.items():
+                    stats.setdefault(key, []).append(value)
+                epoch_kl.append(mb_stats["approx_kl"])
+            if cfg.target_kl is not None and torch.stack(epoch_kl).mean().item() > cfg.target_kl:
                 break
 
-        # fraction of the return variance the value function explains (1 = perfect)
-        y_pred, y_true = data["values"].cpu().numpy(), data["returns"].cpu().numpy()
-        var_y = np.var(y_true)
-        explained = float("nan") if var_y == 0 else float(1 - np.var(y_true - y_pred) / var_y)
-        out = {k: float(np.mean(v)) for k, v in stats.items()}
-        out["explained_variance"] = explained
+        out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}  # one host sync per key
+        out["explained_variance"] = explained_variance(buffer.values.flatten(), buffer.returns.flatten())
         return out

@@ -73,6 +73,7 @@ class RunLogger:
         self.episode_count = 0
         self._start_time = time.perf_counter()
         self._last_sps_log = 0.0
+        self._last_step = self._last_sps_step = start_step
         self.writer = None
         self._episodes_fh = None
         if self.run_dir is not None:
@@ -142,9 +143,10 @@ class RunLogger:
     def progress(self, step: int) -> None:
         """Advance the progress bar and log SPS (at most twice a second)."""
         now = time.perf_counter()
+        self._last_step = step
         sps = (step - self.start_step) / max(now - self._start_time, 1e-9)
         if now - self._last_sps_log >= 0.5:
-            self._last_sps_log = now
+            self._last_sps_log, self._last_sps_step = now, step
             self.scalar("charts/SPS", sps, step)
             if self.bar is not None:
                 postfix = {"SPS": f"{sps:.0f}"}
@@ -163,6 +165,9 @@ class RunLogger:
             self._episodes_fh.flush()
 
     def close(self) -> None:
+        if self._last_step > self._last_sps_step:  # the final SPS, which the rate limit may have skipped
+            elapsed = max(time.perf_counter() - self._start_time, 1e-9)
+            self.scalar("charts/SPS", (self._last_step - self.start_step) / elapsed, self._last_step)
         if self.bar is not None:
             self.bar.close()
         if self.writer is not None:

@@ -1,4 +1,5 @@
-"""The from-scratch PPO learns: CartPole-v1 mean evaluation return >= 450 within a step budget."""
+"""The from-scratch PPO learns: CartPole-v1 mean evaluation return >= 450 within a step
+budget, in at least 2 of 3 seeds (each run stops as soon as it is solved)."""
 
 from __future__ import annotations
 
@@ -48,5 +49,8 @@ def train_until_solved(data: dict, seed: int, budget: int, target: float, eval_e
 @pytest.mark.slow
 def test_ppo_solves_cartpole():
     torch.set_num_threads(1)
-    steps, best = train_until_solved(CARTPOLE, seed=1, budget=BUDGET, target=TARGET)
-    assert best >= TARGET, f"PPO reached only {best:.1f} on CartPole-v1 in {steps} steps (target {TARGET})"
+    results = [train_until_solved(CARTPOLE, seed=seed, budget=BUDGET, target=TARGET) for seed in (0, 1, 2)]
+    solved = sum(best >= TARGET for _, best in results)
+    print(f"PPO CartPole-v1 (steps, best) per seed: {results}")
+    assert solved >= 2, (f"PPO solved CartPole-v1 (target {TARGET}) in {solved}/3 seeds; "
+                         f"(steps, best) per seed: {results}")
