@@ -32,7 +32,8 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Union
 
 import gymnasium as gym
 import numpy as np
@@ -40,9 +41,9 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-from agents.base import Agent, AgentConfig, rng_state, set_rng_state
+from agents.base import AGENT_FILE, Agent, AgentConfig, rng_state, set_rng_state
 from agents.networks import NetworkConfig, build_encoder, is_image_space, layer_init
-from craftlab.config import require
+from craftlab.config import ConfigError, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.run import RunContext
@@ -83,6 +84,11 @@ class OnPolicyConfig(AgentConfig):
     moving averages of the returns (the 15.6 Crafter PPO recipe)"""
     norm_value_beta: float = 0.99
     """decay of the moving averages of norm_value (per update)"""
+    init_from: Union[str, None] = None
+    """start from the policy weights of another run: a run folder (its latest
+    checkpoint), a checkpoint folder, or an agent.pt file, e.g. a BC run's for
+    fine-tuning; parameters whose names and shapes match are copied, the rest
+    (e.g. a value head BC never had) keep their fresh initialisation"""
 
     def validate(self) -> None:
         require(self.num_steps >= 1, "num_steps", "must be >= 1")
@@ -395,6 +401,37 @@ def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
     return float(1 - torch.var(y_true - y_pred, unbiased=False) / var_y)
 
 
+def load_pretrained(policy: nn.Module, source: str, device: torch.device) -> list[str]:
+    """Copy the parameters of ``source`` (run folder, checkpoint folder or agent.pt)
+    whose names and shapes match into ``policy``; returns their names.
+
+    With a separate critic encoder and a source that has only an actor encoder
+    (behaviour cloning), the critic encoder starts from the same weights.
+    """
+    from craftlab.checkpoint import Checkpointer
+
+    path = Path(source)
+    if (path / "checkpoints").is_dir():
+        path = Checkpointer(path / "checkpoints").find().path
+    if path.is_dir():
+        path = path / AGENT_FILE
+    if not path.is_file():
+        raise ConfigError(f"config key 'algo.init_from': '{source}' is not a run folder, checkpoint folder "
+                          "or agent.pt file")
+    state = torch.load(path, map_location=device, weights_only=True)
+    weights = state.get("policy", state) if isinstance(state, dict) else {}
+    own = policy.state_dict()
+    if not any(k.startswith("critic_encoder.") for k in weights) and any(k.startswith("critic_encoder.") for k in own):
+        weights = {**weights, **{"critic_encoder." + k[len("actor_encoder."):]: v
+                                 for k, v in weights.items() if k.startswith("actor_encoder.")}}
+    matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ConfigError(f"config key 'algo.init_from': no parameter of '{path}' matches this policy's "
+                          "names and shapes; use the same network settings as the run it came from")
+    policy.load_state_dict(matched, strict=False)
+    return sorted(matched)
+
+
 class OnPolicyAgent(Agent):
     """Rollout collection and the training loop; subclasses implement :meth:`update`."""
 
@@ -404,6 +441,8 @@ class OnPolicyAgent(Agent):
         super().__init__(config, envs, device, seed)
         shared = {"auto": is_image_space(self.observation_space), "yes": True, "no": False}[config.shared_encoder]
         self.policy = self.build_policy(shared).to(self.device)
+        if config.init_from:
+            load_pretrained(self.policy, config.init_from, self.device)
         self.optimizer = self.build_optimizer()
         self.num_updates = 0
         self.np_rng = np.random.default_rng(seed)

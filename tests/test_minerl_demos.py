@@ -167,3 +167,12 @@ def test_bc_learns_an_action_that_is_a_function_of_the_pov(tmp_path, monkeypatch
     assert np.array_equal(again.act(obs)[0], pred) and again.num_timesteps == agent.num_timesteps
     state = torch.load(tmp_path / "agent.pt", weights_only=True)
     assert any(k.startswith("policy_head.") for k in state["policy"])
+
+    # PPO fine-tuning starts from the BC weights (algo.init_from): before any
+    # PPO update its greedy actions are exactly BC's.
+    from agents.ppo import PPO, PPOConfig
+
+    ppo = PPO(PPOConfig(network=NetworkConfig(features=64), init_from=str(tmp_path)), factory, "cpu", seed=0)
+    assert np.array_equal(ppo.act(obs)[0], pred)
+    fresh = PPO(PPOConfig(network=NetworkConfig(features=64)), factory, "cpu", seed=0)
+    assert not np.array_equal(fresh.act(obs)[0], pred)  # without it, it acts otherwise
