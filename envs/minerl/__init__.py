@@ -11,6 +11,8 @@ Modules, one job each (none imports ``minerl`` or ``gym`` at import time):
 * :mod:`envs.minerl.actions` -- Dict action -> Discrete / MultiDiscrete / k-means wrappers.
 * :mod:`envs.minerl.observations` -- pov-only, pov+vector, grayscale/resize, frame skip/stack.
 * :mod:`envs.minerl.crash` -- crash and hang recovery.
+* :mod:`envs.minerl.remote` -- a MineRL env in another Python interpreter (``env.kwargs.python``),
+  served by ``envs/minerl/server.py`` (a standalone Python 3.7+ script, run by that interpreter).
 
 Demonstrations live in :mod:`craftlab.datasets.minerl`; see docs/minerl.md.
 """

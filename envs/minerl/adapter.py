@@ -3,7 +3,10 @@
 :func:`make_minerl` is the craftlab entry point of every MineRL id (see
 ``envs/registry.py``). It imports ``minerl`` only when a real env is built, so
 craftlab runs without it; ``standin=True`` builds the stand-in of
-:mod:`envs.minerl.standin` instead.
+:mod:`envs.minerl.standin` instead. With ``python=<interpreter>`` the env
+(real or stand-in) runs in that interpreter instead, driven over a pipe by
+:class:`envs.minerl.remote.RemoteMineRLEnv` (MineRL in its own Python 3.9
+venv, craftlab in a modern one).
 
 :class:`MineRLEnv` translates the API, not the gym package (so both gym<0.20
 for 0.4.4 and gym<=0.23.1 for 1.0 work):
@@ -24,6 +27,9 @@ for 0.4.4 and gym<=0.23.1 for 1.0 work):
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import shutil
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -66,6 +72,29 @@ def _make_real(env_id: str) -> Any:
             f"environment '{env_id}' needs the 'minerl' package, which is not importable ({exc}). {INSTALL_HINT}"
         ) from exc
     return gym_old.make(env_id)
+
+
+def _make_remote(env_id: str, python: str, **kwargs: Any) -> Any:
+    """The env served by ``python envs/minerl/server.py env_id`` (see :mod:`envs.minerl.remote`)."""
+    from envs.minerl.remote import RemoteMineRLEnv
+
+    try:
+        return RemoteMineRLEnv(env_id, python, **kwargs)
+    except ImportError as exc:
+        raise MineRLNotInstalledError(
+            f"environment '{env_id}' runs in the interpreter {python} (env.kwargs.python), which cannot "
+            f"import MineRL: {exc}. {INSTALL_HINT}"
+        ) from exc
+
+
+def _check_python(python: str) -> str:
+    """``env.kwargs.python`` -> the interpreter's path; ConfigError if there is none."""
+    path = os.path.expanduser(str(python))
+    found = shutil.which(path)
+    if found is None:
+        raise ConfigError(f"env.kwargs.python: {python!r} is not an executable Python interpreter "
+                          "(give the MineRL venv's python, e.g. ~/venv-minerl/bin/python)")
+    return found
 
 
 def _find_time_limit(env: Any) -> int | None:
@@ -193,6 +222,9 @@ def make_minerl(
     render_mode: str | None = None,
     time_up_is_truncation: bool = True,
     crash_recovery: dict[str, Any] | None = None,
+    python: str | None = None,
+    server_log: str | None = None,
+    server_start_timeout: float | None = 600.0,
 ) -> gym.Env:
     """A MineRL env as a Gymnasium env (craftlab's entry point for MineRL ids).
 
@@ -213,18 +245,39 @@ def make_minerl(
             :class:`~envs.minerl.crash.CrashRecovery` wrapped directly around
             this env (below craftlab's TimeLimit and episode statistics, so a
             crashed episode is still counted).
+        python: run the env in this Python interpreter (one that can
+            ``import minerl``, e.g. ``~/venv-minerl/bin/python``) over a pipe
+            (:mod:`envs.minerl.remote`); None: import minerl in this process.
+            With ``standin`` the stand-in runs there (tests).
+        server_log: with ``python``: append the server's stderr (MineRL's and
+            Minecraft's logs) to this file instead of craftlab's stderr.
+        server_start_timeout: with ``python``: seconds the server may take to
+            import minerl and build the env (None: no limit).
     """
     env_id = minerl_id
     if env_id.startswith(STANDIN_PREFIX):
         env_id, standin = env_id[len(STANDIN_PREFIX):], True
-    if standin:
+    if standin_kwargs and not standin:
+        raise ConfigError("env.kwargs.standin_kwargs is only used with standin: true")
+    if python is None and server_log is not None:
+        raise ConfigError("env.kwargs.server_log is only used with env.kwargs.python")
+    make_inner: Callable[[], Any]
+    if python is not None:
+        interpreter = _check_python(python)
+        remote: dict[str, Any] = {"log_path": server_log, "start_timeout": server_start_timeout}
+        if standin:
+            try:
+                json.dumps(standin_kwargs or {})
+            except TypeError as exc:
+                raise ConfigError(f"env.kwargs.standin_kwargs must be plain values with python: ({exc})") from exc
+            remote.update(standin=True, standin_version=minerl_version, standin_kwargs=dict(standin_kwargs or {}))
+        make_inner = lambda: _make_remote(env_id, interpreter, **remote)  # noqa: E731
+    elif standin:
         from envs.minerl.standin import make_standin
 
         kwargs = dict(standin_kwargs or {})
-        make_inner: Callable[[], Any] = lambda: make_standin(env_id, minerl_version, **kwargs)  # noqa: E731
+        make_inner = lambda: make_standin(env_id, minerl_version, **kwargs)  # noqa: E731
     else:
-        if standin_kwargs:
-            raise ConfigError("env.kwargs.standin_kwargs is only used with standin: true")
         make_inner = lambda: _make_real(env_id)  # noqa: E731
     env: gym.Env = MineRLEnv(make_inner, env_id, render_mode=render_mode,
                              time_up_is_truncation=time_up_is_truncation)
