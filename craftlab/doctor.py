@@ -70,6 +70,22 @@ def _minerl() -> tuple[str, str]:
     return OK, f"minerl {version} imports (gym {gym_version})"
 
 
+def _minerl_in(python: str) -> tuple[str, str]:
+    """minerl in another interpreter (``env.kwargs.python``): import it there."""
+    import subprocess
+
+    code = "import minerl, gym, sys; print(getattr(minerl, '__version__', '?'), gym.__version__, sys.version.split()[0])"
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return FAIL, f"cannot run {python}: {exc}"
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return FAIL, f"minerl does not import in {python}: {last}"
+    version, gym_version, py = out.stdout.split()
+    return OK, f"minerl {version} imports in {python} (Python {py}, gym {gym_version}); use env.kwargs.python: {python}"
+
+
 def _torch() -> tuple[str, str]:
     try:
         import torch
@@ -91,13 +107,15 @@ def _data_root() -> tuple[str, str]:
     return OK, f"MINERL_DATA_ROOT={root}: {', '.join(envs) or 'no MineRL* datasets'}"
 
 
-def checks() -> list[tuple[str, str, str]]:
-    """``(name, status, detail)`` for each check; status is 'ok', 'warn' or 'FAIL'."""
+def checks(python: str | None = None) -> list[tuple[str, str, str]]:
+    """``(name, status, detail)`` for each check; status is 'ok', 'warn' or 'FAIL'.
+    ``python``: the MineRL interpreter (``env.kwargs.python``), else minerl in this one."""
     py = sys.version.split()[0]
     py_status = OK if sys.version_info >= (3, 10) else FAIL
     out = [("python", py_status, f"{py} on {platform.system()} {platform.machine()} "
-                                  "(minerl itself wants its own Python 3.7-3.9 env, see docs/minerl.md)")]
-    for name, fn in (("torch", _torch), ("java", _java), ("minerl", _minerl), ("display", _display),
+                                  "(minerl can live in its own Python 3.7-3.9 env: --python PATH, see docs/minerl.md)")]
+    minerl_check = (lambda: _minerl_in(python)) if python else _minerl
+    for name, fn in (("torch", _torch), ("java", _java), ("minerl", minerl_check), ("display", _display),
                      ("data root", _data_root)):
         status, detail = fn()
         out.append((name, status, detail))
@@ -107,8 +125,11 @@ def checks() -> list[tuple[str, str, str]]:
 def main(argv: list[str]) -> int:
     """Print the checks; 0 if MineRL can run here, 1 if a check failed."""
     parser = argparse.ArgumentParser(prog="train.py doctor", description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
-    results = checks()
+    parser.add_argument("--python", metavar="PATH",
+                        help="the interpreter MineRL is installed in (what env.kwargs.python will name); "
+                             "default: look for minerl in this one")
+    args = parser.parse_args(argv)
+    results = checks(args.python)
     for name, status, detail in results:
         print(f"[{status:>4}] {name:<10} {detail}")
     failed = [n for n, s, _ in results if s == FAIL]
