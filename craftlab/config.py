@@ -90,6 +90,10 @@ def describe(cls: type, prefix: str = "") -> str:
     for f in dataclasses.fields(cls):
         if f.name.startswith("_"):
             continue
+        if dataclasses.is_dataclass(hints[f.name]):  # a nested section: list its own fields
+            lines.append(f"  {prefix}{f.name}:" + (f"  ({docs[f.name]})" if f.name in docs else ""))
+            lines.append(describe(hints[f.name], f"{prefix}{f.name}."))
+            continue
         if f.default is not dataclasses.MISSING:
             default = repr(f.default)
         elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]

@@ -89,3 +89,12 @@ def test_cli_prints_one_line_and_exits_2(args):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_help_lists_every_setting_with_its_doc(capsys):
+    from craftlab.cli import main
+
+    assert main(["help", "ppo"]) == 0
+    out = capsys.readouterr().out
+    assert "algo.clip_coef: float = 0.2" in out and "epsilon of the clipped surrogate objective" in out
+    assert "algo.network.kind: 'auto' | 'mlp' | 'nature_cnn' | 'impala' = 'auto'" in out  # nested sections too
