@@ -200,8 +200,8 @@ def train(
             load_into(agent, info)
             log.info("resumed from %s at step %d", info.path, start)
         else:
-            save_run_config(config, run_dir / CONFIG_FILE)
             log.info("new run: %s", run_dir)
+        save_run_config(config, run_dir / CONFIG_FILE)  # on resume: with any --set changes
         log.info("algorithm %s, env %s, device %s, %d env(s), %d steps", config.algo.name, config.env.id,
                  agent.device, config.train.num_envs, config.train.total_timesteps)
 
