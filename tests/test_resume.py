@@ -58,3 +58,11 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     ep_steps = [e["step"] for e in lines]
     assert ep_steps == sorted(ep_steps)
     assert "resumed from" in (run_dir / "train.log").read_text()
+
+    # a finished run trains longer with --resume --set train.total_timesteps=...
+    longer = subprocess.run([sys.executable, "train.py", "--resume", str(run_dir), "--set",
+                             f"train.total_timesteps={TOTAL + 512}"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert json.loads((run_dir / "summary.json").read_text())["num_timesteps"] == TOTAL + 512
+    assert f"total_timesteps: {TOTAL + 512}" in (run_dir / "config.yaml").read_text()
