@@ -20,18 +20,10 @@ from crafter import engine
 from PIL import Image, ImageEnhance
 
 from envs import crafter_fast
-from envs.crafter import CrafterEnv
+from envs.crafter import CrafterEnv, OrderedSet
 from envs.crafter_fast import FastCrafter
 
 HUMAN = (576, 576)
-
-
-class _InsertionOrderedSet(dict):
-    def add(self, item):
-        self[item] = None
-
-    def remove(self, item):
-        del self[item]
 
 
 @pytest.fixture
@@ -41,7 +33,7 @@ def stock(monkeypatch):
 
     def ordered_reset(self, seed=None):
         reset(self, seed)
-        self._chunks = collections.defaultdict(_InsertionOrderedSet)
+        self._chunks = collections.defaultdict(OrderedSet)
 
     monkeypatch.setattr(engine.World, "reset", ordered_reset)
 
