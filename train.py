@@ -3,7 +3,7 @@
 
 import sys
 
-from craftlab.cli import main
+from craftlab.commands.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

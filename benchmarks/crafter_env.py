@@ -66,7 +66,7 @@ def main(argv=None) -> None:
 
     import crafter
 
-    from envs.crafter_fast import FastCrafter
+    from craftlab.envs.crafter_fast import FastCrafter
 
     # Warm up outside the timing: numba compiles (or loads its cache) on first use.
     warm = FastCrafter(seed=args.seed)

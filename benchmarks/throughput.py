@@ -56,8 +56,8 @@ def _workers_peak_mb(processes) -> float:
 
 
 def _env_factory(args):
-    from craftlab.config import EnvConfig
-    from envs.factory import EnvFactory
+    from craftlab.core.config import EnvConfig
+    from craftlab.envs.factory import EnvFactory
 
     return EnvFactory(EnvConfig(id="crafter", kwargs={"engine": args.engine}), num_envs=args.num_envs,
                       vector=args.vector)
@@ -89,8 +89,8 @@ def run_env_only(args) -> dict:
 def run_craftlab(args) -> dict:
     import torch
 
-    from craftlab.config import load_run_config
-    from craftlab.run import RunContext, build_agent
+    from craftlab.core.config import load_run_config
+    from craftlab.runs.training import RunContext, build_agent
 
     torch.set_num_threads(args.threads)
     data = {
@@ -116,7 +116,7 @@ def run_sb3(args) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    from agents.sb3 import _EnvFn
+    from craftlab.agents.sb3 import _EnvFn
 
     torch.set_num_threads(args.threads)
     factory = _env_factory(args)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from craftlab.checkpoint import CheckpointError, Checkpointer, load_into
-from craftlab.config import load_run_config
-from craftlab.run import build_agent
+from craftlab.core.checkpoint import CheckpointError, Checkpointer, load_into
+from craftlab.core.config import load_run_config
+from craftlab.runs.training import build_agent
 
 
 def make_agent(algo: str = "ppo", env: str = "CartPole-v1"):

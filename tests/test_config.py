@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from craftlab.config import ConfigError, load_run_config, parse_override
+from craftlab.core.config import ConfigError, load_run_config, parse_override
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))
@@ -92,7 +92,7 @@ def test_cli_prints_one_line_and_exits_2(args):
 
 
 def test_help_lists_every_setting_with_its_doc(capsys):
-    from craftlab.cli import main
+    from craftlab.commands.cli import main
 
     assert main(["help", "ppo"]) == 0
     out = capsys.readouterr().out

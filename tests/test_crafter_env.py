@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.crafter import ACHIEVEMENTS, CrafterEnv, crafter_score
+from craftlab.envs.crafter import ACHIEVEMENTS, CrafterEnv, crafter_score
 
 
 def rollout(env: CrafterEnv, seed: int, steps: int, action_seed: int = 0):

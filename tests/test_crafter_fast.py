@@ -19,9 +19,9 @@ import pytest
 from crafter import engine
 from PIL import Image, ImageEnhance
 
-from envs import crafter_fast
-from envs.crafter import CrafterEnv, OrderedSet
-from envs.crafter_fast import FastCrafter
+from craftlab.envs import crafter_fast
+from craftlab.envs.crafter import CrafterEnv, OrderedSet
+from craftlab.envs.crafter_fast import FastCrafter
 
 HUMAN = (576, 576)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from craftlab.doctor import checks, main
+from craftlab.commands.doctor import checks, main
 
 
 def _minerl_row(rows):

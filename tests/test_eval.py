@@ -9,7 +9,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import pytest
 
-from craftlab.cli import main
+from craftlab.commands.cli import main
 
 CARTPOLE = Path(__file__).resolve().parent.parent / "configs" / "ppo_cartpole.yaml"
 

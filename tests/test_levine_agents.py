@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from agents.on_policy import RolloutBuffer, ValueNormalizer
-from craftlab.config import ConfigError, load_run_config
-from craftlab.run import RunContext, build_agent
+from craftlab.agents.on_policy import RolloutBuffer, ValueNormalizer
+from craftlab.core.config import ConfigError, load_run_config
+from craftlab.runs.training import RunContext, build_agent
 
 
 def _agent(name: str, env_id: str = "probe/memory", **algo):

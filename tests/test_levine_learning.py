@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
-from craftlab.config import load_run_config
-from craftlab.evaluation import evaluate
-from craftlab.run import build_agent
+from craftlab.core.config import load_run_config
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.training import build_agent
 from test_ppo_learns import train_until_solved
 
 SEEDS = (0, 1, 2)

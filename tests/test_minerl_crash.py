@@ -8,10 +8,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from envs.minerl.actions import SerialDiscreteActions
-from envs.minerl.adapter import make_minerl
-from envs.minerl.crash import CrashRecovery
-from envs.minerl.observations import PovOnly
+from craftlab.envs.minerl.actions import SerialDiscreteActions
+from craftlab.envs.minerl.adapter import make_minerl
+from craftlab.envs.minerl.crash import CrashRecovery
+from craftlab.envs.minerl.observations import PovOnly
 
 
 def _faulty(**faults):

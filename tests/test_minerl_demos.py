@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from craftlab.config import EnvConfig, WrapperConfig
+from craftlab.core.config import EnvConfig, WrapperConfig
 from craftlab.datasets.minerl import DemonstrationDataset, read_trajectory
 
 RECIPE = {"always_keys": ["attack"], "reverse_keys": ["forward"], "exclude_keys": ["back", "left", "right", "sneak", "sprint"]}
@@ -138,9 +138,9 @@ def test_multidiscrete_demonstrations(tmp_path):
 
 
 def test_bc_learns_an_action_that_is_a_function_of_the_pov(tmp_path, monkeypatch):
-    from agents.bc import BCConfig, BehaviourCloning
-    from agents.networks import NetworkConfig
-    from envs.factory import EnvFactory
+    from craftlab.agents.bc import BCConfig, BehaviourCloning
+    from craftlab.agents.networks import NetworkConfig
+    from craftlab.envs.factory import EnvFactory
 
     for i in range(4):
         write_trajectory(tmp_path / "train", f"v3_train_{i}", steps=80, seed=10 + i)
@@ -170,7 +170,7 @@ def test_bc_learns_an_action_that_is_a_function_of_the_pov(tmp_path, monkeypatch
 
     # PPO fine-tuning starts from the BC weights (algo.init_from): before any
     # PPO update its greedy actions are exactly BC's.
-    from agents.ppo import PPO, PPOConfig
+    from craftlab.agents.ppo import PPO, PPOConfig
 
     ppo = PPO(PPOConfig(network=NetworkConfig(features=64), init_from=str(tmp_path)), factory, "cpu", seed=0)
     assert np.array_equal(ppo.act(obs)[0], pred)

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from envs.minerl.adapter import MineRLNotInstalledError, make_minerl
-from envs.minerl.ids import ALL_IDS, MINERL_044_IDS, max_episode_steps
-from envs.minerl.spaces import NamedDiscrete
-from envs.minerl.specs import spec
-from envs.minerl.standin import StandInMineRLEnv, make_standin
+from craftlab.envs.minerl.adapter import MineRLNotInstalledError, make_minerl
+from craftlab.envs.minerl.ids import ALL_IDS, MINERL_044_IDS, max_episode_steps
+from craftlab.envs.minerl.spaces import NamedDiscrete
+from craftlab.envs.minerl.specs import spec
+from craftlab.envs.minerl.standin import StandInMineRLEnv, make_standin
 
 
 def _world(env):
@@ -23,7 +23,7 @@ def _world(env):
 
 
 def test_registry_has_every_id_without_importing_minerl():
-    import envs.registry as registry
+    import craftlab.envs.registry as registry
 
     assert len(MINERL_044_IDS) == 33
     for env_id in ALL_IDS:
@@ -37,7 +37,7 @@ def test_registry_has_every_id_without_importing_minerl():
 
 @pytest.mark.skipif(importlib.util.find_spec("minerl") is not None, reason="minerl is installed")
 def test_missing_minerl_says_how_to_install():
-    from craftlab.config import ConfigError
+    from craftlab.core.config import ConfigError
 
     with pytest.raises(MineRLNotInstalledError) as err:
         make_minerl("MineRLTreechop-v0")

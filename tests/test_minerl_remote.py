@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from craftlab.cli import main
-from craftlab.config import ConfigError
-from envs.minerl.adapter import MineRLNotInstalledError, make_minerl
-from envs.minerl.remote import SERVER_PATH, RemoteEnvError, RemoteMineRLEnv, ServerDiedError
-from envs.minerl.spaces import to_gymnasium_space
-from envs.minerl.specs import spec
-from envs.minerl.standin import make_standin
+from craftlab.commands.cli import main
+from craftlab.core.config import ConfigError
+from craftlab.envs.minerl.adapter import MineRLNotInstalledError, make_minerl
+from craftlab.envs.minerl.remote import SERVER_PATH, RemoteEnvError, RemoteMineRLEnv, ServerDiedError
+from craftlab.envs.minerl.spaces import to_gymnasium_space
+from craftlab.envs.minerl.specs import spec
+from craftlab.envs.minerl.standin import make_standin
 
 ROOT = Path(__file__).resolve().parent.parent
 OTHER_PYTHON = os.environ.get("CRAFTLAB_MINERL_TEST_PYTHON")

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.registry import agent_class
-from craftlab.config import load_run_config
-from envs.factory import EnvFactory
+from craftlab.agents.registry import agent_class
+from craftlab.core.config import load_run_config
+from craftlab.envs.factory import EnvFactory
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs" / "minerl").glob("*.yaml"))
 STANDIN = ["env.kwargs.standin=true", "env.kwargs.crash_recovery.backoff=0"]

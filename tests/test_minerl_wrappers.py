@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from envs.minerl.actions import KMeansActions, MultiDiscreteActions, SerialDiscreteActions, fit_kmeans
-from envs.minerl.adapter import make_minerl
-from envs.minerl.observations import FrameSkip, FrameStack, PovOnly, PovTransform, PovWithVector
+from craftlab.envs.minerl.actions import KMeansActions, MultiDiscreteActions, SerialDiscreteActions, fit_kmeans
+from craftlab.envs.minerl.adapter import make_minerl
+from craftlab.envs.minerl.observations import FrameSkip, FrameStack, PovOnly, PovTransform, PovWithVector
 
 TREECHOP_RECIPE = dict(always_keys=["attack"], reverse_keys=["forward"],
                        exclude_keys=["back", "left", "right", "sneak", "sprint"])
@@ -60,7 +60,7 @@ def test_enum_actions_are_sent_by_name():
 def test_serial_reverse_action_maps_demonstrations():
     env = SerialDiscreteActions(make_minerl("MineRLNavigateDense-v0", standin=True),
                                 always_keys=["forward", "sprint", "attack"], exclude_keys=["back", "left", "right", "sneak"])
-    from envs.minerl.spaces import action_to_gymnasium
+    from craftlab.envs.minerl.spaces import action_to_gymnasium
 
     space = env.dict_space
     rev = lambda a: env.labels[env.reverse_action(action_to_gymnasium(a, space))]  # noqa: E731
@@ -142,9 +142,9 @@ def test_grayscale_resize_frame_skip_and_stack():
 
 
 def test_yaml_pipeline_through_the_factory():
-    from craftlab.config import EnvConfig, WrapperConfig
-    from envs.factory import EnvFactory
-    from envs.registry import check_env_config
+    from craftlab.core.config import EnvConfig, WrapperConfig
+    from craftlab.envs.factory import EnvFactory
+    from craftlab.envs.registry import check_env_config
 
     cfg = EnvConfig(id="MineRLTreechop-v0", kwargs={"standin": True}, wrappers=[
         WrapperConfig("minerl_discrete", TREECHOP_RECIPE), WrapperConfig("minerl_pov"),

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from craftlab.config import load_run_config
-from craftlab.evaluation import evaluate
-from craftlab.run import RunContext, build_agent
+from craftlab.core.config import load_run_config
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.training import RunContext, build_agent
 
 BUDGET = 150_000
 """env steps PPO may use to reach the target"""

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from craftlab.config import load_run_config
-from craftlab.evaluation import evaluate
-from craftlab.run import build_agent
+from craftlab.core.config import load_run_config
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.training import build_agent
 
 VALUE_TOL = 0.1
 """largest accepted |V_estimate - V_exact| (rewards are +-1)"""

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from craftlab.cli import main
-from envs.crafter import ACHIEVEMENTS
+from craftlab.commands.cli import main
+from craftlab.envs.crafter import ACHIEVEMENTS
 
 CARTPOLE = Path(__file__).resolve().parent.parent / "configs" / "ppo_cartpole.yaml"
 
@@ -69,7 +69,7 @@ def test_report_table_and_png(tmp_path, capsys):
 
 
 def test_iqm_and_bootstrap():
-    from craftlab.report import bootstrap_ci, iqm
+    from craftlab.commands.report import bootstrap_ci, iqm
 
     assert iqm([1, 2, 3, 4, 100]) == pytest.approx(3.0)
     assert iqm([1, 2, 3, 100]) == pytest.approx(2.5)

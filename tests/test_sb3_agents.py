@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from craftlab.cli import main
+from craftlab.commands.cli import main
 from tb import read_scalars
 
 ROOT = Path(__file__).resolve().parent.parent

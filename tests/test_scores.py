@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from craftlab.cli import main
-from envs.crafter import ACHIEVEMENTS
+from craftlab.commands.cli import main
+from craftlab.envs.crafter import ACHIEVEMENTS
 
 DEFAULT = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -39,7 +39,7 @@ def independent_score(runs: list[dict]) -> float:
 
 
 def test_scores_file_matches_the_episodes(crafter_run):
-    from craftlab.scores import export_scores, run_score
+    from craftlab.runs.scores import export_scores, run_score
 
     lines = (crafter_run / "episodes.jsonl").read_text().splitlines()
     summary = json.loads((crafter_run / "summary.json").read_text())
@@ -64,7 +64,7 @@ def test_scores_file_matches_the_episodes(crafter_run):
 
 
 def test_load_scores_and_budget(crafter_run, tmp_path):
-    from craftlab.scores import export_scores, load_scores, success_rates, summarize
+    from craftlab.runs.scores import export_scores, load_scores, success_rates, summarize
 
     path = export_scores([crafter_run], tmp_path, "m")
     runs = load_scores(path)
@@ -84,7 +84,7 @@ def test_load_scores_and_budget(crafter_run, tmp_path):
 
 def test_report_writes_scores_and_loads_published_runs(crafter_run, tmp_path, capsys):
     published = tmp_path / "crafter_reward-someone.json"
-    from craftlab.scores import export_scores
+    from craftlab.runs.scores import export_scores
 
     export_scores([crafter_run], tmp_path / "pub", "someone").rename(published)
     out = tmp_path / "r.png"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.registry import agent_class
-from craftlab.config import EnvConfig, build_dataclass
-from envs.factory import EnvFactory
+from craftlab.agents.registry import agent_class
+from craftlab.core.config import EnvConfig, build_dataclass
+from craftlab.envs.factory import EnvFactory
 
 STEPS = 1000  # pulls per problem (one episode)
 

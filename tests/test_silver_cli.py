@@ -1,5 +1,5 @@
 """Silver's configs through the real command line (``python train.py CONFIG``,
-called in-process through ``craftlab.cli.main``): one of each kind -- a
+called in-process through ``craftlab.commands.cli.main``): one of each kind -- a
 dynamic-programming planner, a prediction method, a control method, a bandit
 and the linear methods of Lecture 6 -- exits 0 and leaves a complete run folder:
 the resolved ``config.yaml``, TensorBoard events with the tags the agent
@@ -17,7 +17,7 @@ import torch
 import yaml
 from tb import read_scalars
 
-from craftlab.cli import main
+from craftlab.commands.cli import main
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "silver"
 

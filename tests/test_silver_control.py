@@ -14,16 +14,16 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from agents.registry import agent_class
-from agents.tabular import dp
-from craftlab.config import EnvConfig, build_dataclass
-from envs.factory import EnvFactory
+from craftlab.agents.registry import agent_class
+from craftlab.agents.tabular import dp
+from craftlab.core.config import EnvConfig, build_dataclass
+from craftlab.envs.factory import EnvFactory
 
 WINDY_OPTIMAL = -15.0  # S&B Example 6.5; test_silver_dp checks value iteration finds it
 
 
 class RecordingRun:
-    """The part of craftlab.run.RunContext the agents use, recording what they report."""
+    """The part of craftlab.runs.training.RunContext the agents use, recording what they report."""
 
     def __init__(self):
         self.episodes: list[dict[str, Any]] = []

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.tabular import dp
-from agents.tabular.dp import PolicyIteration, ValueIteration
-from craftlab.config import EnvConfig
-from envs.factory import EnvFactory, make_env
+from craftlab.agents.tabular import dp
+from craftlab.agents.tabular.dp import PolicyIteration, ValueIteration
+from craftlab.core.config import EnvConfig
+from craftlab.envs.factory import EnvFactory, make_env
 
 ENVS = {
     "FrozenLake-v1": ("FrozenLake-v1", {}),

@@ -21,9 +21,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.tabular import dp
-from agents.tabular.lspi import LSPI
-from agents.tabular.tile_coding import TileCoder
+from craftlab.agents.tabular import dp
+from craftlab.agents.tabular.lspi import LSPI
+from craftlab.agents.tabular.tile_coding import TileCoder
 from test_silver_control import make_agent, seeds_passing
 
 # ------------------------------------------------------------------ tile coding
@@ -99,8 +99,8 @@ def make_lspi(seed: int, n_states: int, **algo) -> LSPI:
 def test_chain_walk_model_matches_its_steps():
     """P is a distribution, sampled steps are among P's outcomes at about P's
     frequencies (0.9 the intended way), and episodes are truncated, never terminated."""
-    from craftlab.config import EnvConfig
-    from envs.factory import make_env
+    from craftlab.core.config import EnvConfig
+    from craftlab.envs.factory import make_env
 
     env = make_env(EnvConfig(id="tabular/chain_walk", kwargs={"n_states": 50, "episode_steps": 100}),
                    render_mode="ansi")

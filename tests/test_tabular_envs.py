@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from craftlab.config import EnvConfig
-from envs.factory import make_env
-from envs.tabular.bandit import BanditTestbedEnv
-from envs.tabular.crafting_world import DO, MAKE_PICKAXE, PLACE_TABLE, CraftingWorldEnv
+from craftlab.core.config import EnvConfig
+from craftlab.envs.factory import make_env
+from craftlab.envs.tabular.bandit import BanditTestbedEnv
+from craftlab.envs.tabular.crafting_world import DO, MAKE_PICKAXE, PLACE_TABLE, CraftingWorldEnv
 
 MODEL_ENVS = [
     ("tabular/random_walk", {}),

@@ -10,7 +10,7 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from craftlab.cli import main
+from craftlab.commands.cli import main
 
 CARTPOLE = Path(__file__).resolve().parent.parent / "configs" / "ppo_cartpole.yaml"
 
@@ -25,9 +25,9 @@ def cartpole_run(tmp_path_factory) -> Path:
 
 
 def episode_lengths(run: Path, episodes: int, seed: int, max_steps: int | None = None) -> list[int]:
-    """Lengths of the same episodes played by craftlab.evaluation (independent of watch)."""
-    from craftlab.evaluate_cli import load_trained_agent
-    from craftlab.evaluation import evaluate
+    """Lengths of the same episodes played by craftlab.runs.evaluation (independent of watch)."""
+    from craftlab.commands.evaluate import load_trained_agent
+    from craftlab.runs.evaluation import evaluate
 
     loaded = load_trained_agent(run)
     try:
@@ -77,7 +77,7 @@ def test_window_opens_and_closes_with_dummy_driver(cartpole_run, capsys, monkeyp
 
 def test_window_keys(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
-    from craftlab.watch import Window
+    from craftlab.commands.watch import Window
 
     window = Window("test", fps=100)
     import pygame

@@ -173,7 +173,7 @@ class DemoReplayEnv(gym.Env):
         return self._pending[1]
 
     def _obs(self, obs: dict) -> Any:
-        from envs.minerl.spaces import observation_to_gymnasium
+        from craftlab.envs.minerl.spaces import observation_to_gymnasium
 
         return observation_to_gymnasium(obs, self.observation_space)
 
@@ -207,7 +207,7 @@ class DemonstrationDataset:
     Args:
         root: the data root (default ``$MINERL_DATA_ROOT``).
         minerl_id: the dataset's env id, e.g. ``MineRLTreechop-v0``.
-        env_config: the agent's :class:`craftlab.config.EnvConfig`; its
+        env_config: the agent's :class:`craftlab.core.config.EnvConfig`; its
             ``wrappers`` are applied to the replayed demonstrations (their
             action wrapper discretises the demonstrated actions).
         minerl_version: whose space tables describe the data ('0.4.4').
@@ -216,9 +216,9 @@ class DemonstrationDataset:
 
     def __init__(self, root: str | os.PathLike | None, minerl_id: str, env_config: Any,
                  minerl_version: str = "0.4.4", max_trajectories: int = 0):
-        from envs.minerl.specs import spec
-        from envs.minerl.spaces import to_gymnasium_space
-        from envs.registry import apply_wrappers
+        from craftlab.envs.minerl.specs import spec
+        from craftlab.envs.minerl.spaces import to_gymnasium_space
+        from craftlab.envs.registry import apply_wrappers
 
         self.root = data_root(root)
         self.minerl_id = minerl_id
@@ -248,7 +248,7 @@ class DemonstrationDataset:
 
     def iter_transitions(self) -> Iterator[tuple[Any, Any, float, Any, bool]]:
         """Every trajectory once, in order: agent-space ``(obs, action, reward, next_obs, done)``."""
-        from envs.minerl.spaces import action_to_gymnasium
+        from craftlab.envs.minerl.spaces import action_to_gymnasium
 
         dict_space = self.replay.action_space
         for path in self.paths:

@@ -1,0 +1,228 @@
+"""Neural network bodies ("encoders") that turn observations into features.
+
+Every encoder maps a batch of raw observations (``uint8`` images are scaled to
+[0, 1] inside, so buffers can keep them as bytes) to ``float32[B, features]``.
+Heads (policy, value, Q) live with the agents that use them.
+
+=================  ===========================================================
+``mlp``            vectors: Linear-Tanh layers (``hidden_sizes``)
+``nature_cnn``     images: the DQN Nature CNN (Mnih et al. 2015) + Linear 512
+``impala``         images: IMPALA ResNet (Espeholt et al. 2018), widths configurable,
+                   optional GroupNorm (the 15.6 Crafter PPO recipe)
+=================  ===========================================================
+
+After the encoder, :class:`NetworkConfig` can add dense layers (``dense``,
+optionally LayerNorm-ed) and an LSTM core (``lstm``); both are applied by the
+actor-critic in ``agents/on_policy.py``, which also owns the head init gains.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from craftlab.core.config import require
+
+
+@dataclass
+class NetworkConfig:
+    """Which encoder to build and its sizes."""
+
+    kind: Literal["auto", "mlp", "nature_cnn", "impala"] = "auto"
+    """'auto' (nature_cnn for images, mlp for vectors), 'mlp', 'nature_cnn' or 'impala'"""
+    hidden_sizes: list[int] = field(default_factory=lambda: [64, 64])
+    """mlp: width of each hidden layer"""
+    activation: Literal["tanh", "relu"] = "tanh"
+    """mlp: 'tanh' or 'relu'"""
+    cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 32])
+    """impala: channels of each conv stack"""
+    cnn_blocks: int = 2
+    """impala: residual blocks per stack"""
+    features: int = 256
+    """nature_cnn / impala: size of the dense layer after the convolutions"""
+    cnn_norm: Literal["none", "group"] = "none"
+    """impala: 'group' puts a GroupNorm after each stack's max-pool and before each
+    conv of its residual blocks (the 15.6 Crafter PPO recipe); 'none' is plain IMPALA"""
+    cnn_norm_groups: int = 1
+    """impala with cnn_norm 'group': number of GroupNorm groups (1 = LayerNorm over C, H, W)"""
+    dense: list[int] = field(default_factory=list)
+    """widths of dense ReLU layers after the encoder, shared by both heads (the 15.6 recipe: [1024])"""
+    dense_layer_norm: bool = False
+    """LayerNorm before each dense layer's ReLU"""
+    lstm: int = 0
+    """hidden size of an LSTM core after the encoder and dense layers (0: none, feed-forward).
+    Recurrent policies share one encoder + LSTM between policy and value"""
+    policy_init_gain: float = 0.01
+    """orthogonal-init gain of the policy head (small: a near-uniform initial policy)"""
+    value_init_gain: float = 1.0
+    """orthogonal-init gain of the value head(s) (the 15.6 recipe uses 0.1)"""
+
+    def validate(self) -> None:
+        require(all(h >= 1 for h in self.hidden_sizes), "hidden_sizes", "must all be >= 1")
+        require(len(self.cnn_channels) >= 1 and all(c >= 1 for c in self.cnn_channels), "cnn_channels",
+                "must be a non-empty list of positive widths")
+        require(self.cnn_blocks >= 0, "cnn_blocks", "must be >= 0")
+        require(self.features >= 1, "features", "must be >= 1")
+        require(self.cnn_norm_groups >= 1 and all(c % self.cnn_norm_groups == 0 for c in self.cnn_channels),
+                "cnn_norm_groups", "must be >= 1 and divide every entry of cnn_channels")
+        require(all(d >= 1 for d in self.dense), "dense", "must all be >= 1")
+        require(self.lstm >= 0, "lstm", "must be >= 0 (0 disables the LSTM)")
+
+
+def layer_init(layer: nn.Module, gain: float = math.sqrt(2), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights with ``gain`` and constant bias (the PPO implementation detail)."""
+    if isinstance(layer, (nn.Linear, nn.Conv2d)):
+        nn.init.orthogonal_(layer.weight, gain)
+        nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+def is_image_space(space: gym.Space) -> bool:
+    return isinstance(space, gym.spaces.Box) and len(space.shape) == 3 and space.dtype == np.uint8
+
+
+def to_chw(shape: Sequence[int]) -> tuple[int, int, int]:
+    """Image observations arrive HWC (Gymnasium's convention); convs want CHW."""
+    h, w, c = shape
+    return c, h, w
+
+
+class MLP(nn.Module):
+    def __init__(self, in_features: int, hidden_sizes: Sequence[int], activation: str = "tanh"):
+        super().__init__()
+        act = {"tanh": nn.Tanh, "relu": nn.ReLU}[activation]
+        layers: list[nn.Module] = []
+        for size in hidden_sizes:
+            layers += [layer_init(nn.Linear(in_features, size)), act()]
+            in_features = size
+        self.net = nn.Sequential(nn.Flatten(), *layers)
+        self.out_features = in_features
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs.float())
+
+
+class NatureCNN(nn.Module):
+    """Conv 8x8/4 (32) -> 4x4/2 (64) -> 3x3/1 (64) -> Linear ``features``, ReLU."""
+
+    def __init__(self, obs_shape: Sequence[int], features: int = 512):
+        super().__init__()
+        c, h, w = to_chw(obs_shape)
+        self.convs = nn.Sequential(
+            layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, c, h, w)).shape[1]
+        self.fc = nn.Sequential(layer_init(nn.Linear(n, features)), nn.ReLU())
+        self.out_features = features
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        x = obs.permute(0, 3, 1, 2).float() / 255.0  # uint8 HWC -> float CHW in [0, 1]
+        return self.fc(self.convs(x))
+
+
+def _norm(channels: int, groups: int) -> nn.Module:
+    """GroupNorm over ``channels`` when ``groups`` > 0, else identity."""
+    return nn.GroupNorm(groups, channels) if groups > 0 else nn.Identity()
+
+
+class ResidualBlock(nn.Module):
+    """x + conv(relu(norm(conv(relu(norm(x)))))) with 3x3 convs (pre-activation ResNet).
+    ``groups`` > 0 adds GroupNorm before each ReLU; 0 is IMPALA's original block."""
+
+    def __init__(self, channels: int, groups: int = 0):
+        super().__init__()
+        self.norm0, self.norm1 = _norm(channels, groups), _norm(channels, groups)
+        self.conv0 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` -> ``[B, C, H, W]``."""
+        return x + self.conv1(torch.relu(self.norm1(self.conv0(torch.relu(self.norm0(x))))))
+
+
+class ImpalaCNN(nn.Module):
+    """IMPALA ResNet: per stack conv3x3 -> maxpool 3/2 -> [GroupNorm] -> ``blocks`` residual
+    blocks; then ReLU -> Linear ``features`` -> ReLU. ``norm_groups`` 0: no normalisation."""
+
+    def __init__(self, obs_shape: Sequence[int], channels: Sequence[int] = (16, 32, 32), blocks: int = 2,
+                 features: int = 256, norm_groups: int = 0):
+        super().__init__()
+        c, h, w = to_chw(obs_shape)
+        stacks: list[nn.Module] = []
+        for out in channels:
+            stacks += [nn.Conv2d(c, out, 3, padding=1), nn.MaxPool2d(3, stride=2, padding=1)]
+            if norm_groups > 0:
+                stacks.append(_norm(out, norm_groups))
+            stacks += [ResidualBlock(out, norm_groups) for _ in range(blocks)]
+            c = out
+        self.convs = nn.Sequential(*stacks, nn.ReLU(), nn.Flatten())
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, *to_chw(obs_shape))).shape[1]
+        self.fc = nn.Sequential(layer_init(nn.Linear(n, features)), nn.ReLU())
+        self.out_features = features
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``uint8[B, H, W, C]`` -> ``float32[B, features]``."""
+        x = obs.permute(0, 3, 1, 2).float() / 255.0
+        return self.fc(self.convs(x))
+
+
+class DenseStack(nn.Module):
+    """Linear -> [LayerNorm] -> ReLU per width in ``sizes`` (identity for an empty list)."""
+
+    def __init__(self, in_features: int, sizes: Sequence[int], layer_norm: bool = False):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for size in sizes:
+            layers.append(layer_init(nn.Linear(in_features, size)))
+            if layer_norm:
+                layers.append(nn.LayerNorm(size))
+            layers.append(nn.ReLU())
+            in_features = size
+        self.net = nn.Sequential(*layers)
+        self.out_features = in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, in_features]`` -> ``[B, out_features]``."""
+        return self.net(x)
+
+
+def build_encoder(space: gym.Space, config: NetworkConfig) -> nn.Module:
+    """The encoder ``config.kind`` for observations from ``space``, followed by the
+    ``config.dense`` layers when there are any. Has ``out_features``."""
+    encoder = _build_body(space, config)
+    if not config.dense:
+        return encoder
+    dense = DenseStack(encoder.out_features, config.dense, config.dense_layer_norm)
+    body = nn.Sequential(encoder, dense)
+    body.out_features = dense.out_features  # type: ignore[assignment]
+    return body
+
+
+def _build_body(space: gym.Space, config: NetworkConfig) -> nn.Module:
+    kind = config.kind
+    if kind == "auto":
+        kind = "nature_cnn" if is_image_space(space) else "mlp"
+    if kind == "mlp":
+        if not isinstance(space, gym.spaces.Box):
+            raise ValueError(f"network 'mlp' needs a Box observation space, got {space}; "
+                             "wrap Discrete observations with the 'one_hot' wrapper")
+        return MLP(int(np.prod(space.shape)), config.hidden_sizes, config.activation)
+    if kind in ("nature_cnn", "impala"):
+        if not is_image_space(space):
+            raise ValueError(f"network '{kind}' needs uint8 HxWxC image observations, got {space}")
+        if kind == "nature_cnn":
+            return NatureCNN(space.shape, features=config.features)
+        groups = config.cnn_norm_groups if config.cnn_norm == "group" else 0
+        return ImpalaCNN(space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups)
+    raise ValueError(f"unknown network kind '{kind}'; use auto, mlp, nature_cnn or impala")

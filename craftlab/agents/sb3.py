@@ -1,0 +1,243 @@
+"""Stable-Baselines3 and sb3-contrib agents behind craftlab's Agent interface.
+
+YAML::
+
+    algo:
+      name: sb3_ppo            # sb3_ppo, sb3_a2c, sb3_dqn, sb3_qrdqn, sb3_recurrent_ppo
+      policy: auto             # MlpPolicy / CnnPolicy / ...; auto picks by observation space
+      kwargs:                  # passed to the SB3 class as they are (checked against its signature)
+        n_steps: 2048
+        learning_rate: 3.0e-4
+
+What craftlab adds around SB3: the same run folder, tags (SB3's ``train/x`` is
+logged as ``losses/x``; episodes, SPS, achievements by craftlab's logger),
+atomic checkpoints, resume, and ``weights_only`` loading. Checkpoints hold the
+policy and optimiser weights and the step counter; the replay buffer of DQN
+and QR-DQN is not saved (a resumed off-policy run refills it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import KVWriter, Logger
+
+from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
+from craftlab.agents.networks import is_image_space
+from craftlab.core.config import ConfigError, did_you_mean
+
+if TYPE_CHECKING:  # pragma: no cover
+    from craftlab.runs.training import RunContext
+
+# craftlab handles these itself; in ``kwargs`` they would conflict
+_RESERVED = {"env", "policy", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
+
+
+@dataclass
+class SB3Config(AgentConfig):
+    """A Stable-Baselines3 algorithm."""
+
+    policy: str = "auto"
+    """SB3 policy name ('MlpPolicy', 'CnnPolicy', 'MultiInputPolicy', ...); 'auto' picks by observation space"""
+    kwargs: dict = field(default_factory=dict)
+    """keyword arguments of the SB3 class (learning_rate, n_steps, buffer_size, policy_kwargs, ...)"""
+
+    log_interval: int = 1
+    """write SB3's training losses every this many iterations (on-policy) or episodes (off-policy)"""
+
+    sb3_class: ClassVar[str] = ""
+    """``"module:Class"`` of the SB3 algorithm"""
+
+    def validate(self) -> None:
+        cls = load_sb3_class(self.sb3_class)
+        params = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
+        for key in self.kwargs:
+            if key in _RESERVED:
+                raise ConfigError(f"config key 'algo.kwargs.{key}' is set by craftlab; "
+                                  f"use {_reserved_hint(key)} instead")
+            if key not in params:
+                raise ConfigError(f"config key 'algo.kwargs.{key}' is not an argument of {cls.__name__}; "
+                                  f"{did_you_mean(key, [p for p in params if p not in _RESERVED])}")
+
+
+def _reserved_hint(key: str) -> str:
+    return {"seed": "train.seed", "device": "train.device", "env": "env.id", "policy": "algo.policy"}.get(
+        key, "the craftlab setting")
+
+
+def load_sb3_class(entry: str) -> type:
+    module, _, attr = entry.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+class SB3Agent(Agent):
+    """Wraps one SB3 algorithm instance (``self.model``)."""
+
+    config: SB3Config
+
+    def __init__(self, config: SB3Config, envs, device="cpu", seed: int = 0):
+        super().__init__(config, envs, device, seed)
+        cls = load_sb3_class(config.sb3_class)
+        self.vec_env = self._make_vec_env()
+        policy = config.policy
+        if policy == "auto":
+            space = self.observation_space
+            policy = "CnnPolicy" if is_image_space(space) else (
+                "MultiInputPolicy" if isinstance(space, gym.spaces.Dict) else "MlpPolicy")
+            if "Recurrent" in cls.__name__:
+                policy = policy.replace("Policy", "LstmPolicy")
+        self.model = cls(policy, self.vec_env, seed=seed, device=self.device, verbose=0, **config.kwargs)
+        self._writer = _TagWriter()
+        self.model.set_logger(Logger(folder=None, output_formats=[self._writer]))
+        self.np_rng = np.random.default_rng(seed)
+
+    def _make_vec_env(self):
+        from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+        n = self.envs.num_envs
+        fns = [_EnvFn(self.envs, i) for i in range(n)]
+        kind = self.envs.vector_kind(n)
+        vec = SubprocVecEnv(fns, start_method="forkserver") if kind == "async" else DummyVecEnv(fns)
+        vec.seed(self.envs.seed)
+        return vec
+
+    def learn(self, total_timesteps: int, run: "RunContext | None" = None) -> None:
+        from craftlab.runs.training import RunContext
+
+        run = run or RunContext(total_timesteps)
+        self._writer.run = run
+        remaining = total_timesteps - self.num_timesteps
+        if remaining <= 0:
+            return
+        self.model.num_timesteps = self.num_timesteps
+        self.model.learn(remaining, callback=_RunCallback(self, run), reset_num_timesteps=self.num_timesteps == 0,
+                         log_interval=self.config.log_interval, progress_bar=False)
+        self.num_timesteps = int(self.model.num_timesteps)
+
+    def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
+            deterministic: bool = True) -> tuple[np.ndarray, Any]:
+        action, state = self.model.predict(obs, state=state, episode_start=episode_start,
+                                           deterministic=deterministic)
+        return action, state
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "parameters": self.model.get_parameters(),  # {"policy": ..., "policy.optimizer": ...}
+            "num_timesteps": self.num_timesteps,
+            "n_updates": int(getattr(self.model, "_n_updates", 0)),
+            "rng": rng_state(self.np_rng),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.set_parameters(state["parameters"], exact_match=True, device=self.device)
+        self.num_timesteps = int(state["num_timesteps"])
+        self.model.num_timesteps = self.num_timesteps
+        if hasattr(self.model, "_n_updates"):
+            self.model._n_updates = int(state["n_updates"])
+        set_rng_state(state["rng"], self.np_rng)
+
+    def close(self) -> None:
+        self.vec_env.close()
+
+
+class _EnvFn:
+    """Picklable env constructor for SB3's SubprocVecEnv."""
+
+    def __init__(self, envs, index: int):
+        self.envs, self.index = envs, index
+
+    def __call__(self):
+        return self.envs.make(self.index)
+
+
+class _RunCallback(BaseCallback):
+    """Forwards SB3's steps to craftlab's RunContext: episodes, progress, checkpoints, stop."""
+
+    def __init__(self, agent: SB3Agent, run: "RunContext"):
+        super().__init__()
+        self.agent, self.run = agent, run
+
+    def _on_step(self) -> bool:
+        self.agent.num_timesteps = int(self.model.num_timesteps)
+        self.run.record_episodes(self.agent.num_timesteps, self.locals.get("infos", []))
+        return self.run.on_step(self.agent.num_timesteps)
+
+
+class _TagWriter(KVWriter):
+    """An SB3 logger output that maps SB3's keys onto craftlab's tags:
+    ``train/<x>`` -> ``losses/<x>``; rollout/ and time/ keys are dropped
+    (craftlab logs episodes and SPS itself)."""
+
+    def __init__(self) -> None:
+        self.run: RunContext | None = None
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, Any], step: int = 0) -> None:
+        if self.run is None:
+            return
+        scalars = {}
+        for key, value in key_values.items():
+            if key.startswith("train/") and isinstance(value, (int, float, np.floating, np.integer)):
+                scalars["losses/" + key[len("train/"):]] = float(value)
+        self.run.log(step, scalars)
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------- the agents
+
+
+@dataclass
+class SB3PPOConfig(SB3Config):
+    sb3_class: ClassVar[str] = "stable_baselines3:PPO"
+
+
+@dataclass
+class SB3A2CConfig(SB3Config):
+    sb3_class: ClassVar[str] = "stable_baselines3:A2C"
+
+
+@dataclass
+class SB3DQNConfig(SB3Config):
+    sb3_class: ClassVar[str] = "stable_baselines3:DQN"
+
+
+@dataclass
+class SB3QRDQNConfig(SB3Config):
+    sb3_class: ClassVar[str] = "sb3_contrib:QRDQN"
+
+
+@dataclass
+class SB3RecurrentPPOConfig(SB3Config):
+    sb3_class: ClassVar[str] = "sb3_contrib:RecurrentPPO"
+
+
+class SB3PPO(SB3Agent):
+    name = "sb3_ppo"
+    Config = SB3PPOConfig
+
+
+class SB3A2C(SB3Agent):
+    name = "sb3_a2c"
+    Config = SB3A2CConfig
+
+
+class SB3DQN(SB3Agent):
+    name = "sb3_dqn"
+    Config = SB3DQNConfig
+
+
+class SB3QRDQN(SB3Agent):
+    name = "sb3_qrdqn"
+    Config = SB3QRDQNConfig
+
+
+class SB3RecurrentPPO(SB3Agent):
+    name = "sb3_recurrent_ppo"
+    Config = SB3RecurrentPPOConfig

@@ -1,0 +1,180 @@
+"""``python train.py eval RUN``: evaluate a trained agent, write JSON into the run.
+
+::
+
+    python train.py eval runs/<name> [--episodes 10] [--checkpoint STEP | --best]
+                                     [--deterministic | --stochastic] [--seed 10000]
+
+writes ``runs/<name>/eval/eval_<step>.json`` (``<step>`` = the checkpoint's env
+step, 10 digits): mean/std of return and length, every episode's return and
+length, and for Crafter the per-episode achievements, success rates and score.
+
+:func:`load_trained_agent` (also used by ``watch``) rebuilds a run's agent from
+its saved config and loads a checkpoint into it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_into
+
+if TYPE_CHECKING:  # pragma: no cover
+    from craftlab.agents.base import Agent
+    from craftlab.core.config import RunConfig
+
+EVAL_DIR = "eval"
+EVALUATIONS_FILE = "evaluations.jsonl"
+
+
+@dataclass
+class LoadedRun:
+    """A run's agent with a checkpoint loaded, ready to act."""
+
+    run_dir: Path
+    config: "RunConfig"
+    agent: "Agent"
+    checkpoint: CheckpointInfo
+    note: str
+    """how the checkpoint was chosen, in words (e.g. the --best fallback)"""
+
+
+def pick_checkpoint(run_dir: Path, step: int | None = None, best: bool = False) -> tuple[CheckpointInfo, str]:
+    """The checkpoint to load and a sentence saying why it is that one.
+
+    ``best``: the checkpoint whose periodic evaluation (``eval/evaluations.jsonl``,
+    written when ``train.eval_interval`` > 0) had the highest mean return,
+    among evaluated steps that still have a checkpoint; the latest one otherwise.
+    """
+    checkpointer = Checkpointer(run_dir / "checkpoints")
+    if step is not None or not best:
+        info = checkpointer.find(step)
+        return info, f"checkpoint at step {info.step}" + (" (latest)" if step is None else "")
+    path = run_dir / EVAL_DIR / EVALUATIONS_FILE
+    evaluations = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                evaluations.append(json.loads(line))
+            except ValueError:
+                continue
+    latest = checkpointer.find(None)
+    if not evaluations:
+        return latest, (f"--best: the run has no evaluations ({path} missing; train with train.eval_interval > 0 "
+                        f"to have them), so using the latest checkpoint, step {latest.step}")
+    available = {c.step: c for c in checkpointer.list()}
+    kept = [e for e in evaluations if int(e["step"]) in available]
+    if not kept:
+        best_eval = max(evaluations, key=lambda e: e["mean_return"])
+        return latest, (f"--best: the best evaluation (step {best_eval['step']}, return "
+                        f"{best_eval['mean_return']:.2f}) has no checkpoint left (steps kept: "
+                        f"{', '.join(map(str, available)) or 'none'}; train.keep_checkpoints=0 keeps all), "
+                        f"so using the latest checkpoint, step {latest.step}")
+    chosen = max(kept, key=lambda e: e["mean_return"])
+    return available[int(chosen["step"])], (f"--best: checkpoint at step {chosen['step']} "
+                                            f"(evaluation mean return {chosen['mean_return']:.2f}, "
+                                            f"best of {len(kept)} evaluated checkpoints)")
+
+
+def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool = False,
+                       device: str = "cpu") -> LoadedRun:
+    """Rebuild the run's agent from ``config.yaml`` (one env, in-process) and load
+    the chosen checkpoint (see :func:`pick_checkpoint`)."""
+    from craftlab.commands.cli import UserError
+    from craftlab.core.config import load_run_config
+    from craftlab.runs.training import CONFIG_FILE, build_agent
+
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).exists():
+        hint = ""
+        if run_dir.is_dir():
+            seeds = sorted(p.name for p in run_dir.iterdir() if (p / CONFIG_FILE).exists())
+            if seeds:
+                hint = f" (it holds runs: {', '.join(seeds[:5])}; pass one, e.g. {run_dir / seeds[0]})"
+        raise UserError(f"'{run_dir}' is not a run folder: it has no {CONFIG_FILE}{hint}; pass runs/<name>")
+    info, note = pick_checkpoint(run_dir, step, best)
+    config = load_run_config(run_dir / CONFIG_FILE, [f"train.device={device}", "train.num_envs=1",
+                                                      "train.vector=sync"])
+    agent = build_agent(config)
+    load_into(agent, info)
+    return LoadedRun(run_dir, config, agent, info, note)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train.py eval", description="Evaluate a trained agent; JSON into RUN/eval/.")
+    p.add_argument("run", help="run folder, e.g. runs/<name>")
+    p.add_argument("--episodes", type=int, default=10, help="episodes to play (default 10)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--checkpoint", type=int, metavar="STEP", help="checkpoint step (default: latest)")
+    which.add_argument("--best", action="store_true", help="the checkpoint with the best periodic evaluation")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
+                      help="greedy actions (default)")
+    mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
+    p.add_argument("--seed", type=int, default=10_000, help="episode k is reset with seed+k (default 10000)")
+    p.add_argument("--max-steps", type=int, help="cut each episode after this many steps")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    p.add_argument("--out", help="JSON path (default RUN/eval/eval_<step>.json)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Entry point of ``python train.py eval``."""
+    from craftlab.commands.cli import UserError
+    from craftlab.runs.evaluation import evaluate
+
+    args = parser().parse_args(argv)
+    if args.episodes < 1:
+        raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    loaded = load_trained_agent(args.run, args.checkpoint, args.best, args.device)
+    print(loaded.note)
+    t0 = time.perf_counter()
+    try:
+        result = evaluate(loaded.agent, loaded.agent.envs, episodes=args.episodes,
+                          deterministic=args.deterministic, seed=args.seed, max_steps=args.max_steps)
+    finally:
+        loaded.agent.close()
+    summary = result.summary()
+    record = {
+        "run": str(loaded.run_dir),
+        "env": loaded.config.env.id,
+        "algorithm": loaded.config.algo.name,
+        "checkpoint_step": loaded.checkpoint.step,
+        "checkpoint_choice": loaded.note,
+        "deterministic": args.deterministic,
+        "seed": args.seed,
+        "max_steps": args.max_steps,
+        "wall_time_s": round(time.perf_counter() - t0, 2),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **summary,
+    }
+    if result.achievements:
+        from craftlab.runs.scores import success_rates
+
+        run = {"xs": list(range(len(result.achievements)))}
+        for name in result.achievements[0]:
+            run[f"achievement_{name}"] = [a[name] for a in result.achievements]
+        record["achievements"] = result.achievements
+        try:
+            rates = success_rates(run)
+            from craftlab.envs.crafter import crafter_score
+
+            record["success_rates"] = rates
+            record["crafter_score"] = crafter_score(list(rates.values()))
+        except KeyError:  # not Crafter's 22 achievements
+            pass
+    out = Path(args.out) if args.out else loaded.run_dir / EVAL_DIR / f"eval_{loaded.checkpoint.step:010d}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2))
+    mode = "deterministic" if args.deterministic else "stochastic"
+    print(f"{args.episodes} episodes ({mode}, seeds {args.seed}..{args.seed + args.episodes - 1}): "
+          f"return {summary['mean_return']:.2f} ± {summary['std_return']:.2f}, "
+          f"length {summary['mean_length']:.1f} ± {summary['std_length']:.1f}"
+          + (f", Crafter score {record['crafter_score']:.2f}%" if "crafter_score" in record else ""))
+    print(f"written: {out}")
+    return 0

@@ -1,0 +1,323 @@
+"""A training run: its folder, what the agent reports during ``learn``, and
+starting / resuming.
+
+Run folder (``runs/<name>/``)::
+
+    config.yaml        the resolved configuration (every default filled in)
+    train.log          what happened, in words
+    events.out.tfevents.*   TensorBoard scalars (tags: craftlab.core.logger)
+    episodes.jsonl     every finished training episode
+    checkpoints/       atomic checkpoints (craftlab.core.checkpoint)
+    eval/              evaluation results (JSON) and videos
+
+An agent's ``learn`` talks to a :class:`RunContext`: ``on_step`` after each
+update (progress, SPS, checkpoints, evaluations, and whether to go on),
+``log`` for losses, ``record_episodes`` for finished episodes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+import torch
+
+from craftlab.core.checkpoint import Checkpointer, load_into
+from craftlab.core.config import RunConfig, load_run_config, save_run_config
+from craftlab.core.logger import RunLogger
+from craftlab.envs.episode_stats import finished_episodes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from craftlab.agents.base import Agent
+
+CONFIG_FILE = "config.yaml"
+LOG_FILE = "train.log"
+log = logging.getLogger("craftlab")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU. 'cuda' without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class RunContext:
+    """What ``Agent.learn`` reports to. ``RunContext()`` alone is silent (tests)."""
+
+    def __init__(
+        self,
+        total_timesteps: int = 0,
+        logger: RunLogger | None = None,
+        checkpointer: Checkpointer | None = None,
+        checkpoint_interval: int = 0,
+        evaluate: Callable[["Agent", int], None] | None = None,
+        eval_interval: int = 0,
+        start_step: int = 0,
+    ):
+        self.total_timesteps = total_timesteps
+        self.logger = logger
+        self.checkpointer = checkpointer
+        self.checkpoint_interval = checkpoint_interval
+        self.evaluate = evaluate
+        self.eval_interval = eval_interval
+        self.agent: Agent | None = None
+        self.interrupted = False
+        """set by Ctrl-C (SIGINT) or SIGTERM: the agent stops after its current update"""
+        self._next_checkpoint = self._next(start_step, checkpoint_interval)
+        self._next_eval = self._next(start_step, eval_interval)
+
+    @staticmethod
+    def _next(step: int, interval: int) -> float:
+        return (step // interval + 1) * interval if interval > 0 else float("inf")
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.logger.run_dir if self.logger is not None else None
+
+    # ------------------------------------------------------- called by agents
+
+    def on_step(self, num_timesteps: int) -> bool:
+        """Call after each update. Saves checkpoints and evaluates when their
+        intervals are crossed. Returns False when the agent should stop."""
+        if self.logger is not None:
+            self.logger.progress(num_timesteps)
+        if num_timesteps >= self._next_checkpoint and self.agent is not None:
+            self.save_checkpoint()
+            self._next_checkpoint = self._next(num_timesteps, self.checkpoint_interval)
+        if num_timesteps >= self._next_eval and self.agent is not None and self.evaluate is not None:
+            self.evaluate(self.agent, num_timesteps)
+            self._next_eval = self._next(num_timesteps, self.eval_interval)
+        return not self.interrupted and (self.total_timesteps <= 0 or num_timesteps < self.total_timesteps)
+
+    def log(self, num_timesteps: int, scalars: dict[str, float]) -> None:
+        """Scalars under craftlab's tag scheme, e.g. ``{"losses/policy_loss": 0.1}``."""
+        if self.logger is not None:
+            self.logger.scalars(num_timesteps, scalars)
+
+    def record_episode(self, num_timesteps: int, episode: dict[str, Any]) -> None:
+        """One finished episode ``{"r", "l", ["achievements"]}`` (EpisodeStatistics' format)."""
+        if self.logger is not None:
+            self.logger.record_episode(num_timesteps, episode)
+
+    def record_episodes(self, num_timesteps: int, infos: Any) -> None:
+        """All episodes that ended in a vector env step (merged info or list of infos)."""
+        if self.logger is not None:
+            for _, episode in finished_episodes(infos):
+                self.logger.record_episode(num_timesteps, episode)
+
+    # ------------------------------------------------------------ checkpoints
+
+    def save_checkpoint(self) -> Path | None:
+        if self.checkpointer is None or self.agent is None:
+            return None
+        episodes = self.logger.episode_count if self.logger is not None else 0
+        path = self.checkpointer.save(self.agent, {"episodes": episodes})
+        if self.logger is not None:
+            self.logger.flush()
+        log.info("checkpoint saved: %s", path)
+        return path
+
+
+# ---------------------------------------------------------------- starting runs
+
+
+def new_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
+    name = config.name or f"{config.algo.name}_{config.env.id.replace('/', '-')}"
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{name}_s{config.train.seed}_{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = Path(root) / f"{name}_s{config.train.seed}_{stamp}-{suffix}"
+    return path
+
+
+def _setup_text_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / LOG_FILE)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return handler
+
+
+def build_agent(config: RunConfig, seed_offset: int = 0) -> "Agent":
+    """The agent of ``config`` with its EnvFactory, on the resolved device."""
+    from craftlab.agents.registry import agent_class
+    from craftlab.envs.factory import EnvFactory
+
+    device = resolve_device(config.train.device)
+    if config.train.torch_threads > 0:
+        torch.set_num_threads(config.train.torch_threads)
+    seed = config.train.seed
+    seed_everything(seed + seed_offset)
+    envs = EnvFactory(config.env, num_envs=config.train.num_envs, seed=seed + seed_offset,
+                      vector=config.train.vector)
+    return agent_class(config.algo.name)(config.algo, envs, device, seed)
+
+
+def train(
+    config: RunConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    checkpoint_step: int | None = None,
+    handle_signals: bool = True,
+) -> Path:
+    """Train ``config`` in ``run_dir`` (new folder when None); with ``resume``,
+    continue from the run folder's latest checkpoint. Returns the run folder."""
+    run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
+    checkpointer = Checkpointer(run_dir / "checkpoints", keep=config.train.keep_checkpoints)
+    if not resume and checkpointer.latest() is not None:
+        raise FileExistsError(
+            f"run folder '{run_dir}' already holds checkpoints; continue it with "
+            f"'python train.py --resume {run_dir}' or choose another --run-dir"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handler = _setup_text_log(run_dir)
+    try:
+        start = 0
+        info = None
+        if resume:
+            info = checkpointer.find(checkpoint_step)
+            start = info.step
+        # A resumed run re-seeds its envs differently so it does not replay the first episodes.
+        agent = build_agent(config, seed_offset=start)
+        if info is not None:
+            load_into(agent, info)
+            log.info("resumed from %s at step %d", info.path, start)
+        else:
+            log.info("new run: %s", run_dir)
+        save_run_config(config, run_dir / CONFIG_FILE)  # on resume: with any --set changes
+        log.info("algorithm %s, env %s, device %s, %d env(s), %d steps", config.algo.name, config.env.id,
+                 agent.device, config.train.num_envs, config.train.total_timesteps)
+
+        logger = RunLogger(run_dir, config.train.total_timesteps, start_step=start,
+                           progress_bar=config.train.progress_bar)
+        run = RunContext(
+            total_timesteps=config.train.total_timesteps,
+            logger=logger,
+            checkpointer=checkpointer,
+            checkpoint_interval=config.train.checkpoint_interval,
+            evaluate=_evaluator(config, run_dir, logger) if config.train.eval_interval > 0 else None,
+            eval_interval=config.train.eval_interval,
+            start_step=start,
+        )
+        run.agent = agent
+        restore = _install_signal_handlers(run) if handle_signals else (lambda: None)
+        t0 = time.perf_counter()
+        try:
+            agent.learn(config.train.total_timesteps, run)
+        finally:
+            restore()
+            # Whatever happened (done, Ctrl-C, an exception), keep what was learned.
+            if agent.num_timesteps > start:
+                run.save_checkpoint()
+            agent.close()
+            logger.close()
+        elapsed = time.perf_counter() - t0
+        status = "interrupted" if run.interrupted else "finished"
+        summary = {"status": status, "num_timesteps": agent.num_timesteps, "wall_time_s": round(elapsed, 2),
+                   "episodes": logger.episode_count}
+        if logger.achievements.episodes:
+            summary["crafter_score"] = round(logger.achievements.score(), 4)
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        log.info("%s at step %d after %.1f s", status, agent.num_timesteps, elapsed)
+        return run_dir
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def resume(run_dir: str | Path, overrides: list[str] = (), checkpoint_step: int | None = None, **kwargs) -> Path:
+    """Continue the run in ``run_dir`` from its saved config and latest checkpoint.
+    Overrides may change e.g. ``train.total_timesteps`` to train longer."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).exists():
+        raise FileNotFoundError(f"'{run_dir}' is not a run folder (no {CONFIG_FILE}); pass runs/<name>")
+    config = load_run_config(run_dir / CONFIG_FILE, overrides)
+    return train(config, run_dir, resume=True, checkpoint_step=checkpoint_step, **kwargs)
+
+
+def _install_signal_handlers(run: RunContext) -> Callable[[], None]:
+    """First Ctrl-C / SIGTERM: finish the update, save, stop. Second: stop now."""
+    previous = {}
+
+    def handler(signum, frame):
+        if run.interrupted:
+            raise KeyboardInterrupt
+        run.interrupted = True
+        if run.logger is not None and run.logger.bar is not None:
+            run.logger.bar.write("interrupted: saving a checkpoint after this update (Ctrl-C again to abort)")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except ValueError:  # not the main thread
+            pass
+
+    def restore():
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[["Agent", int], None]:
+    """Periodic evaluation during training: scalars ``eval/*`` and a line in
+    ``eval/evaluations.jsonl``; with ``train.eval_video`` also a short video of
+    the first evaluation episode (its first ``video_steps`` steps), written to
+    ``eval/step_<N>.mp4`` and to TensorBoard as ``eval/video`` (an animated GIF
+    made here: TensorBoard's own ``add_video`` silently writes nothing without
+    the moviepy package). The video is recorded in a separate replay of that
+    episode (same seed), so recording never holds a 10,000-step episode's
+    frames in memory and never changes the evaluation's numbers."""
+    from craftlab.runs.evaluation import evaluate
+
+    out_dir = run_dir / "eval"
+    video_steps, video_fps, tb_max_side = 300, 10, 256
+
+    def run_eval(agent: "Agent", step: int) -> None:
+        seed = 10_000 + config.train.seed
+        result = evaluate(agent, agent.envs, episodes=config.train.eval_episodes, seed=seed)
+        summary = result.summary()
+        logger.scalars(step, {"eval/mean_return": summary["mean_return"],
+                              "eval/mean_length": summary["mean_length"]})
+        out_dir.mkdir(exist_ok=True)
+        with open(out_dir / "evaluations.jsonl", "a") as fh:
+            fh.write(json.dumps({"step": step, **summary}) + "\n")
+        if config.train.eval_video:
+            clip = evaluate(agent, agent.envs, episodes=1, seed=seed, record_frames=True, max_steps=video_steps)
+            frames = [f for f in clip.frames if f is not None]
+            if frames:
+                import imageio.v3 as iio
+                from tensorboard.compat.proto.summary_pb2 import Summary
+
+                from craftlab.core.video import write_video
+
+                video = np.stack(frames)  # uint8[T, H, W, 3]
+                write_video(out_dir / f"step_{step:010d}.mp4", video, fps=video_fps)
+                if logger.writer is not None:
+                    stride = max(1, -(-max(video.shape[1:3]) // tb_max_side))
+                    small = np.ascontiguousarray(video[:, ::stride, ::stride, :3])
+                    gif = iio.imwrite("<bytes>", small, extension=".gif", duration=1000 / video_fps, loop=0)
+                    image = Summary.Image(height=small.shape[1], width=small.shape[2], colorspace=3,
+                                          encoded_image_string=gif)
+                    logger.writer._get_file_writer().add_summary(
+                        Summary(value=[Summary.Value(tag="eval/video", image=image)]), step)
+        log.info("evaluation at step %d: return %.2f +- %.2f", step, summary["mean_return"], summary["std_return"])
+
+    return run_eval

@@ -1,5 +1,0 @@
-"""Gymnasium environments: Crafter, MineRL (adapter), lab and tabular envs."""
-
-from envs.factory import EnvFactory, make_env
-
-__all__ = ["EnvFactory", "make_env"]
