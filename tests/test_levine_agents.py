@@ -9,7 +9,8 @@ import torch
 
 from craftlab.agents.on_policy import RolloutBuffer, ValueNormalizer
 from craftlab.core.config import ConfigError, load_run_config
-from craftlab.runs.training import RunContext, build_agent
+from craftlab.agents.run_context import RunContext
+from craftlab.runs.training import build_agent
 
 
 def _agent(name: str, env_id: str = "probe/memory", **algo):

@@ -8,7 +8,8 @@ import torch
 
 from craftlab.core.config import load_run_config
 from craftlab.runs.evaluation import evaluate
-from craftlab.runs.training import RunContext, build_agent
+from craftlab.agents.run_context import RunContext
+from craftlab.runs.training import build_agent
 
 BUDGET = 150_000
 """env steps PPO may use to reach the target"""

@@ -23,7 +23,7 @@ WINDY_OPTIMAL = -15.0  # S&B Example 6.5; test_silver_dp checks value iteration 
 
 
 class RecordingRun:
-    """The part of craftlab.runs.training.RunContext the agents use, recording what they report."""
+    """The part of craftlab.agents.run_context.RunContext the agents use, recording what they report."""
 
     def __init__(self):
         self.episodes: list[dict[str, Any]] = []

@@ -2,7 +2,7 @@
 
 An agent is built from its config and an :class:`craftlab.envs.factory.EnvFactory`,
 learns for a number of environment steps while reporting to a
-:class:`craftlab.runs.training.RunContext`, acts on observations, and saves/loads its
+:class:`craftlab.agents.run_context.RunContext`, acts on observations, and saves/loads its
 whole training state (weights, optimiser, step counter, RNG) as a dict of
 tensors and plain Python values that ``torch.load(weights_only=True)`` reads.
 
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from craftlab.runs.training import RunContext
+    from craftlab.agents.run_context import RunContext
     from craftlab.envs.factory import EnvFactory
 
 AGENT_FILE = "agent.pt"

@@ -46,7 +46,7 @@ from craftlab.agents.networks import NetworkConfig, build_encoder, is_image_spac
 from craftlab.core.config import ConfigError, require
 
 if TYPE_CHECKING:  # pragma: no cover
-    from craftlab.runs.training import RunContext
+    from craftlab.agents.run_context import RunContext
 
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 """(h, c), each ``float32[1, B, hidden]``"""
@@ -485,7 +485,7 @@ class OnPolicyAgent(Agent):
         return torch.as_tensor(obs, device=self.device)
 
     def learn(self, total_timesteps: int, run: "RunContext | None" = None) -> None:
-        from craftlab.runs.training import RunContext
+        from craftlab.agents.run_context import RunContext
 
         run = run or RunContext(total_timesteps)
         cfg = self.config

@@ -33,7 +33,7 @@ from craftlab.agents.networks import is_image_space
 from craftlab.core.config import ConfigError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
-    from craftlab.runs.training import RunContext
+    from craftlab.agents.run_context import RunContext
 
 # craftlab handles these itself; in ``kwargs`` they would conflict
 _RESERVED = {"env", "policy", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
@@ -108,7 +108,7 @@ class SB3Agent(Agent):
         return vec
 
     def learn(self, total_timesteps: int, run: "RunContext | None" = None) -> None:
-        from craftlab.runs.training import RunContext
+        from craftlab.agents.run_context import RunContext
 
         run = run or RunContext(total_timesteps)
         self._writer.run = run

@@ -307,6 +307,9 @@ class TrainConfig:
     """save a checkpoint every this many env steps (and always at the end); 0 only at the end"""
     keep_checkpoints: int = 3
     """how many periodic checkpoints to keep besides the final one (0 keeps all)"""
+    save_replay_buffer: bool = False
+    """off-policy agents: also save the replay buffer in each checkpoint (a 1M-frame buffer
+    is gigabytes); without it a resume starts with an empty buffer and says so"""
     eval_interval: int = 0
     """evaluate the agent every this many env steps; 0 disables"""
     eval_episodes: int = 5

@@ -30,7 +30,7 @@ from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from craftlab.core.config import require
 
 if TYPE_CHECKING:  # pragma: no cover
-    from craftlab.runs.training import RunContext
+    from craftlab.agents.run_context import RunContext
     from craftlab.envs.factory import EnvFactory
 
 

@@ -35,7 +35,7 @@ from craftlab.agents.tabular.tile_coding import TileCoder
 from craftlab.core.config import require
 
 if TYPE_CHECKING:  # pragma: no cover
-    from craftlab.runs.training import RunContext
+    from craftlab.agents.run_context import RunContext
     from craftlab.envs.factory import EnvFactory
 
 
