@@ -89,7 +89,7 @@ def run_env_only(args) -> dict:
 def run_craftlab(args) -> dict:
     import torch
 
-    from craftlab.core.config import load_run_config
+    from craftlab.runs.run_config import load_run_config
     from craftlab.runs.training import RunContext, build_agent
 
     torch.set_num_threads(args.threads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from craftlab.core.checkpoint import CheckpointError, Checkpointer, load_into
-from craftlab.core.config import load_run_config
+from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import build_agent
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from craftlab.core.config import ConfigError, load_run_config, parse_override
+from craftlab.core.config import ConfigError, parse_override
+
+from craftlab.runs.run_config import load_run_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))

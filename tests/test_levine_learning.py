@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from craftlab.core.config import load_run_config
+from craftlab.runs.run_config import load_run_config
 from craftlab.runs.evaluation import evaluate
 from craftlab.runs.training import build_agent
 from test_ppo_learns import train_until_solved

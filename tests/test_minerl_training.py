@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from craftlab.agents.registry import agent_class
-from craftlab.core.config import load_run_config
+from craftlab.runs.run_config import load_run_config
 from craftlab.envs.factory import EnvFactory
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs" / "minerl").glob("*.yaml"))

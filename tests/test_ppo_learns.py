@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from craftlab.core.config import load_run_config
+from craftlab.runs.run_config import load_run_config
 from craftlab.runs.evaluation import evaluate
 from craftlab.agents.run_context import RunContext
 from craftlab.runs.training import build_agent

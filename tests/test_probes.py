@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from craftlab.core.config import load_run_config
+from craftlab.runs.run_config import load_run_config
 from craftlab.runs.evaluation import evaluate
 from craftlab.runs.training import build_agent
 

@@ -31,6 +31,7 @@ from stable_baselines3.common.logger import KVWriter, Logger
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from craftlab.agents.networks import is_image_space
 from craftlab.core.config import ConfigError, did_you_mean
+from craftlab.agents.run_context import RunContext
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -108,7 +109,6 @@ class SB3Agent(Agent):
         return vec
 
     def learn(self, total_timesteps: int, run: "RunContext | None" = None) -> None:
-        from craftlab.agents.run_context import RunContext
 
         run = run or RunContext(total_timesteps)
         self._writer.run = run

@@ -19,46 +19,40 @@ with status 2.
 from __future__ import annotations
 
 import argparse
-import importlib
+from typing import Callable
 import sys
 from pathlib import Path
 
+from craftlab.core.checkpoint import CheckpointError
 from craftlab.core.config import ConfigError
+from craftlab.core.errors import UserError
+from craftlab.runs.run_config import load_run_config
+from craftlab.runs.training import resume, train
+from craftlab.commands import doctor, evaluate, report, watch
+from craftlab.commands.experiment import train_seeds_main
+from craftlab.agents.registry import AGENTS
+from craftlab.envs.registry import ENVS, WRAPPERS
+from craftlab.agents.registry import agent_class
+from craftlab.core.config import EnvConfig, TrainConfig, describe
 
 EXIT_USAGE = 2
 
-SUBCOMMANDS = {
-    "list": ("craftlab.commands.cli:list_main", "list algorithms, environments, wrappers and configs"),
-    "help": ("craftlab.commands.cli:help_main", "show an algorithm's settings"),
-    "watch": ("craftlab.commands.watch:main", "watch a trained agent play (window, or --video/--gif)"),
-    "eval": ("craftlab.commands.evaluate:main", "evaluate a trained agent"),
-    "report": ("craftlab.commands.report:main", "multi-seed report with plots against published results"),
-    "doctor": ("craftlab.commands.doctor:main", "check the set-up: torch, CUDA, Java, MineRL, display"),
-}
+SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int | None], str]] = {}
+"""name -> (main(argv), one-line description); filled at the bottom of this module"""
 
 
-class UserError(Exception):
-    """An error whose message is the whole story (printed without a traceback)."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from craftlab.core.checkpoint import CheckpointError
-
-    return (ConfigError, CheckpointError, UserError, FileExistsError, FileNotFoundError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CheckpointError, UserError, FileExistsError,
+                                                FileNotFoundError)
+"""exceptions printed as one line with exit status 2"""
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            module, _, attr = SUBCOMMANDS[argv[0]][0].partition(":")
-            try:
-                fn = getattr(importlib.import_module(module), attr)
-            except (ImportError, AttributeError) as exc:
-                raise UserError(f"'{argv[0]}' is not available in this installation ({exc})") from None
-            return int(fn(argv[1:]) or 0)
+            return int(SUBCOMMANDS[argv[0]][0](argv[1:]) or 0)
         return train_main(argv)
-    except _user_errors() as exc:
+    except USER_ERRORS as exc:
         msg = str(exc).strip().strip("'\"") if isinstance(exc, KeyError) else str(exc)
         print(f"error: {msg}", file=sys.stderr)
         return EXIT_USAGE
@@ -89,13 +83,10 @@ def train_parser() -> argparse.ArgumentParser:
 
 
 def train_main(argv: list[str]) -> int:
-    from craftlab.core.config import load_run_config
-    from craftlab.runs.training import resume, train
 
     parser = train_parser()
     args = parser.parse_args(argv)
     if args.seeds is not None:
-        from craftlab.commands.experiment import train_seeds_main
 
         return train_seeds_main(args)
     if args.parallel is not None:
@@ -138,8 +129,6 @@ def _print_where(run_dir: Path) -> None:
 
 
 def list_main(argv: list[str]) -> int:
-    from craftlab.agents.registry import AGENTS
-    from craftlab.envs.registry import ENVS, WRAPPERS
 
     print("algorithms (algo.name):")
     for name, (_, desc) in AGENTS.items():
@@ -159,8 +148,6 @@ def list_main(argv: list[str]) -> int:
 
 
 def help_main(argv: list[str]) -> int:
-    from craftlab.agents.registry import agent_class
-    from craftlab.core.config import EnvConfig, TrainConfig, describe
 
     if not argv:
         print("usage: python train.py help ALGO   (python train.py list shows the algorithms)\n")
@@ -171,3 +158,13 @@ def help_main(argv: list[str]) -> int:
     print(f"{argv[0]}: {(cls.__doc__ or '').strip().splitlines()[0] if cls.__doc__ else ''}\n")
     print("algo:\n" + describe(cls.Config, "algo."))
     return 0
+
+
+SUBCOMMANDS.update({
+    "list": (list_main, "list algorithms, environments, wrappers and configs"),
+    "help": (help_main, "show an algorithm's settings"),
+    "watch": (watch.main, "watch a trained agent play (window, or --video/--gif)"),
+    "eval": (evaluate.main, "evaluate a trained agent"),
+    "report": (report.main, "multi-seed report with plots against published results"),
+    "doctor": (doctor.main, "check the set-up: torch, CUDA, Java, MineRL, display"),
+})

@@ -23,6 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_into
+from craftlab.core.errors import UserError
+from craftlab.runs.run_config import load_run_config
+from craftlab.runs.training import CONFIG_FILE, build_agent
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.scores import success_rates
+from craftlab.envs.crafter import crafter_score
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.base import Agent
@@ -85,9 +91,6 @@ def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool 
                        device: str = "cpu") -> LoadedRun:
     """Rebuild the run's agent from ``config.yaml`` (one env, in-process) and load
     the chosen checkpoint (see :func:`pick_checkpoint`)."""
-    from craftlab.commands.cli import UserError
-    from craftlab.core.config import load_run_config
-    from craftlab.runs.training import CONFIG_FILE, build_agent
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_FILE).exists():
@@ -125,8 +128,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``python train.py eval``."""
-    from craftlab.commands.cli import UserError
-    from craftlab.runs.evaluation import evaluate
 
     args = parser().parse_args(argv)
     if args.episodes < 1:
@@ -154,7 +155,6 @@ def main(argv: list[str]) -> int:
         **summary,
     }
     if result.achievements:
-        from craftlab.runs.scores import success_rates
 
         run = {"xs": list(range(len(result.achievements)))}
         for name in result.achievements[0]:
@@ -162,7 +162,6 @@ def main(argv: list[str]) -> int:
         record["achievements"] = result.achievements
         try:
             rates = success_rates(run)
-            from craftlab.envs.crafter import crafter_score
 
             record["success_rates"] = rates
             record["crafter_score"] = crafter_score(list(rates.values()))

@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Sequence
+from craftlab.core.errors import UserError
+from craftlab.runs.run_config import load_run_config
 
 RUN_MARKERS = ("config.yaml", "episodes.jsonl")
 EXPERIMENT_FILE = "experiment.json"
@@ -155,8 +157,6 @@ def launch_seeds(
 
 def train_seeds_main(args) -> int:
     """``python train.py CONFIG --seeds ...`` (``args`` from ``craftlab.commands.cli.train_parser``)."""
-    from craftlab.commands.cli import UserError
-    from craftlab.core.config import load_run_config
 
     if args.resume or args.seed is not None or args.checkpoint is not None:
         raise UserError("--seeds starts new runs: drop --resume/--seed/--checkpoint "

@@ -17,6 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
+from craftlab.commands.published import CRAFTER_SCORES
+from craftlab.commands.published import REFERENCE_SUCCESS_RATES
+from craftlab.envs.crafter import ACHIEVEMENTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.commands.report import Group, RunData
@@ -114,7 +117,6 @@ def plot_final(ax: plt.Axes, groups: list["Group"]) -> None:
 
 def plot_scores(ax: plt.Axes, groups: list["Group"]) -> None:
     """Crafter score: published methods (grey) and ours (colours), best on top."""
-    from craftlab.commands.published import CRAFTER_SCORES
 
     rows = []  # (label, mean, std, color, seeds' scores)
     for s in CRAFTER_SCORES:
@@ -151,8 +153,6 @@ def plot_scores(ax: plt.Axes, groups: list["Group"]) -> None:
 
 def plot_achievements(ax: plt.Axes, groups: list["Group"]) -> None:
     """Success rate of each achievement, log axis, ours beside human and random."""
-    from craftlab.commands.published import REFERENCE_SUCCESS_RATES
-    from craftlab.envs.crafter import ACHIEVEMENTS
 
     series = [(g.name, [g.metrics["success_rates"][a] for a in ACHIEVEMENTS], COLORS[k % len(COLORS)])
               for k, g in enumerate(groups) if g.crafter]

@@ -38,6 +38,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from craftlab.core.errors import UserError
+from craftlab.commands.experiment import find_runs
+from craftlab.runs.scores import episodes_to_scores, export_scores, is_crafter_episodes, read_episodes, run_seed, task_name
+from craftlab.runs.scores import load_scores
+from craftlab.commands.published import CRAFTER_BUDGET_STEPS
+from craftlab.runs.scores import summarize
+from craftlab.commands.plots import draw_report
 
 FINAL_FRACTION = 0.1
 """the share of a run's steps whose episodes make its final return"""
@@ -134,10 +141,6 @@ def _method_name(run_dir: Path, fallback: str) -> str:
 def load_group(path: str | Path, name: str | None = None, write_scores: bool = True) -> Group:
     """An experiment or run folder as a :class:`Group`; Crafter groups get their
     scores file written into the folder (``write_scores``)."""
-    from craftlab.commands.cli import UserError
-    from craftlab.commands.experiment import find_runs
-    from craftlab.runs.scores import episodes_to_scores, export_scores, is_crafter_episodes, read_episodes, \
-        run_seed, task_name
 
     path = Path(path)
     run_dirs = find_runs(path)
@@ -169,8 +172,6 @@ def load_group(path: str | Path, name: str | None = None, write_scores: bool = T
 
 def load_scores_group(path: str | Path, name: str | None = None) -> Group:
     """Published runs (crafter scores format) as a :class:`Group`."""
-    from craftlab.commands.cli import UserError
-    from craftlab.runs.scores import load_scores
 
     try:
         entries = load_scores(path)
@@ -200,8 +201,6 @@ def compute_metrics(group: Group) -> dict[str, Any]:
         "final_return_iqm": iqm(finals),
     }
     if group.crafter:
-        from craftlab.commands.published import CRAFTER_BUDGET_STEPS
-        from craftlab.runs.scores import summarize
 
         summary = summarize([r.scores_run for r in group.runs], budget=CRAFTER_BUDGET_STEPS)  # type: ignore[misc]
         out.update({
@@ -260,8 +259,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``python train.py report``."""
-    from craftlab.commands.cli import UserError
-    from craftlab.commands.plots import draw_report
 
     args = parser().parse_args(argv)
     if not args.paths and not args.scores:

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from craftlab.runs.evaluation import _batch, _unbatch
+from craftlab.core.errors import UserError
+from craftlab.commands.evaluate import load_trained_agent
 
 if TYPE_CHECKING:  # pragma: no cover
     import gymnasium as gym
@@ -319,8 +321,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Entry point of ``python train.py watch``."""
-    from craftlab.commands.cli import UserError
-    from craftlab.commands.evaluate import load_trained_agent
 
     args = parser().parse_args(argv)
     if args.episodes < 1:

@@ -24,10 +24,28 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from craftlab.agents.base import Agent
+import gymnasium as gym
+
+
+class Checkpointable(Protocol):
+    """What the checkpointer needs of an agent (craftlab.agents.base.Agent has it all)."""
+
+    name: str
+    num_timesteps: int
+    observation_space: gym.Space
+    action_space: gym.Space
+
+    def save(self, directory: str | Path) -> None: ...
+
+    def load(self, directory: str | Path) -> None: ...
+
+
+def space_signature(space: gym.Space) -> str:
+    """A stable text description of a space, stored in checkpoints to detect a
+    checkpoint from an env with other observations or actions."""
+    return repr(space)
 
 META_FILE = "meta.json"
 LATEST_FILE = "latest"
@@ -83,10 +101,8 @@ class Checkpointer:
         self.keep = keep
         """periodic checkpoints kept (the newest ``keep``); 0 keeps all"""
 
-    def save(self, agent: "Agent", extra_meta: dict[str, Any] | None = None) -> Path:
+    def save(self, agent: Checkpointable, extra_meta: dict[str, Any] | None = None) -> Path:
         """Write ``agent`` at its current step; returns the checkpoint folder."""
-        from craftlab.envs.factory import space_signature
-
         self.directory.mkdir(parents=True, exist_ok=True)
         step = int(agent.num_timesteps)
         final = self.directory / f"step_{step:010d}"
@@ -171,10 +187,8 @@ def read_meta(path: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and "num_timesteps" in meta else None
 
 
-def check_compatible(meta: dict[str, Any], agent: "Agent") -> None:
+def check_compatible(meta: dict[str, Any], agent: Checkpointable) -> None:
     """Refuse a checkpoint from another algorithm or another env's spaces, clearly."""
-    from craftlab.envs.factory import space_signature
-
     if meta.get("algorithm") != agent.name:
         raise CheckpointError(
             f"checkpoint was written by algorithm '{meta.get('algorithm')}', but this run uses '{agent.name}'; "
@@ -188,7 +202,7 @@ def check_compatible(meta: dict[str, Any], agent: "Agent") -> None:
             )
 
 
-def load_into(agent: "Agent", info: CheckpointInfo) -> None:
+def load_into(agent: Checkpointable, info: CheckpointInfo) -> None:
     """Check compatibility, then load ``info`` into ``agent``."""
     check_compatible(info.meta, agent)
     agent.load(info.path)

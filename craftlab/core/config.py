@@ -123,7 +123,7 @@ def _type_name(tp: Any) -> str:
 # --------------------------------------------------------------------- validation
 
 
-def _check_value(value: Any, tp: Any, key: str) -> Any:
+def check_value(value: Any, tp: Any, key: str) -> Any:
     """Return ``value`` converted to ``tp`` where that is lossless, else raise."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -133,7 +133,7 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
         errors = []
         for arg in args:
             try:
-                return _check_value(value, arg, key)
+                return check_value(value, arg, key)
             except ConfigError as exc:
                 errors.append(exc)
         raise ConfigError(
@@ -160,7 +160,7 @@ def _check_value(value: Any, tp: Any, key: str) -> Any:
                 f"config key '{key}' must be a list ({_type_name(tp)}), got {type(value).__name__} {value!r}"
             )
         item_type = args[0] if args else Any
-        items = [_check_value(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
+        items = [check_value(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
         return items if origin is list else tuple(items)
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
@@ -207,7 +207,7 @@ def build_dataclass(cls: type, values: dict[str, Any] | None, prefix: str = "") 
             raise ConfigError(
                 f"config key '{prefix}{key}' does not exist; {did_you_mean(key, names)}"
             )
-        kwargs[key] = _check_value(value, hints[key], prefix + key)
+        kwargs[key] = check_value(value, hints[key], prefix + key)
     try:
         obj = cls(**kwargs)
     except TypeError as exc:  # a required field is missing
@@ -393,12 +393,12 @@ def apply_override(data: dict[str, Any], path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _fix_yaml_floats(data: Any) -> Any:
+def fix_yaml_floats(data: Any) -> Any:
     """PyYAML (YAML 1.1) reads ``3e-4`` as a string; turn such strings into floats."""
     if isinstance(data, dict):
-        return {k: _fix_yaml_floats(v) for k, v in data.items()}
+        return {k: fix_yaml_floats(v) for k, v in data.items()}
     if isinstance(data, list):
-        return [_fix_yaml_floats(v) for v in data]
+        return [fix_yaml_floats(v) for v in data]
     if isinstance(data, str):
         s = data.strip()
         if s and (s[0].isdigit() or s[0] in "+-.") and ("e" in s.lower()):
@@ -407,40 +407,6 @@ def _fix_yaml_floats(data: Any) -> Any:
             except ValueError:
                 return data
     return data
-
-
-def build_run_config(data: dict[str, Any]) -> RunConfig:
-    """Validate a whole mapping (YAML after overrides) into a :class:`RunConfig`."""
-    from craftlab.agents.registry import agent_class  # late import: agents import this module
-    from craftlab.envs.registry import check_env_config
-
-    data = _fix_yaml_floats(data)
-    for key in data:
-        if key not in SECTIONS:
-            raise ConfigError(f"config key '{key}' does not exist; {did_you_mean(key, SECTIONS)}")
-    name = _check_value(data.get("name"), Union[str, None], "name")
-    env = build_dataclass(EnvConfig, data.get("env") or {}, prefix="env.")
-    check_env_config(env)
-    algo_data = dict(data.get("algo") or {})
-    if "name" not in algo_data:
-        raise ConfigError("config key 'algo.name' is required: the algorithm to train (python train.py list)")
-    cls = agent_class(str(algo_data["name"]))
-    algo = build_dataclass(cls.Config, algo_data, prefix="algo.")
-    train = build_dataclass(TrainConfig, data.get("train") or {}, prefix="train.")
-    return RunConfig(env=env, algo=algo, train=train, name=name)
-
-
-def load_run_config(
-    path: str | Path | None = None,
-    overrides: typing.Sequence[str] = (),
-    data: dict[str, Any] | None = None,
-) -> RunConfig:
-    """Read a YAML file (or ``data``), apply ``key.path=value`` overrides, validate."""
-    data = dict(data) if data is not None else load_yaml(path)  # type: ignore[arg-type]
-    for text in overrides:
-        keys, value = parse_override(text)
-        apply_override(data, keys, value)
-    return build_run_config(data)
 
 
 def save_run_config(config: RunConfig, path: str | Path) -> None:

@@ -8,8 +8,8 @@ Tag scheme (the same for every agent; SB3's keys are mapped onto it):
 ``charts/episodic_length``     its length in env steps
 ``charts/SPS``                 env steps per second since the (re)start
 ``losses/<name>``              training losses and diagnostics of updates
-``achievements/<name>``        Crafter: % of episodes so far that unlocked it
-``crafter/score``              Crafter score of all episodes so far (%)
+``achievements/<name>``        % of episodes so far that unlocked it (env plug-in)
+``crafter/score``              Crafter: score of all episodes so far (%) (plug-in)
 ``eval/<name>``                evaluation results
 =============================  =============================================
 
@@ -28,30 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from craftlab.envs.crafter import ACHIEVEMENTS, crafter_score
+from craftlab.core.metrics import EpisodeMetrics
 
 EPISODES_FILE = "episodes.jsonl"
-
-
-class AchievementTracker:
-    """Success rates of achievements over all episodes so far (Crafter protocol)."""
-
-    def __init__(self) -> None:
-        self.episodes = 0
-        self.unlocked: dict[str, int] = {}
-
-    def add(self, achievements: dict[str, int]) -> None:
-        self.episodes += 1
-        for name, count in achievements.items():
-            self.unlocked[name] = self.unlocked.get(name, 0) + int(count > 0)
-
-    def success_rates(self) -> dict[str, float]:
-        """Percent of episodes in which each achievement was unlocked at least once."""
-        names = list(ACHIEVEMENTS) if set(self.unlocked) <= set(ACHIEVEMENTS) else sorted(self.unlocked)
-        return {n: 100.0 * self.unlocked.get(n, 0) / max(self.episodes, 1) for n in names}
-
-    def score(self) -> float:
-        return crafter_score(list(self.success_rates().values()))
 
 
 class RunLogger:
@@ -64,11 +43,13 @@ class RunLogger:
         start_step: int = 0,
         progress_bar: bool = True,
         tensorboard: bool = True,
+        metrics: EpisodeMetrics | None = None,
     ):
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.total_timesteps = total_timesteps
         self.start_step = start_step
-        self.achievements = AchievementTracker()
+        self.metrics = metrics if metrics is not None else EpisodeMetrics()
+        """the environment's metric plug-in (craftlab.core.metrics)"""
         self.last_return: float | None = None
         self.episode_count = 0
         self._start_time = time.perf_counter()
@@ -114,8 +95,7 @@ class RunLogger:
     def _count_episode(self, record: dict[str, Any]) -> None:
         self.episode_count += 1
         self.last_return = record["r"]
-        if "achievements" in record:
-            self.achievements.add(record["achievements"])
+        self.metrics.add(record)
 
     def record_episode(self, step: int, episode: dict[str, Any]) -> None:
         """One finished episode: ``{"r": return, "l": length, ["achievements": {...}]}``."""
@@ -125,10 +105,9 @@ class RunLogger:
             self._episodes_fh.write(json.dumps(record) + "\n")
         self.scalar("charts/episodic_return", episode["r"], step)
         self.scalar("charts/episodic_length", episode["l"], step)
-        if "achievements" in episode and self.writer is not None:
-            for name, rate in self.achievements.success_rates().items():
-                self.writer.add_scalar(f"achievements/{name}", rate, step)
-            self.writer.add_scalar("crafter/score", self.achievements.score(), step)
+        if self.writer is not None:
+            for tag, value in self.metrics.scalars().items():
+                self.writer.add_scalar(tag, value, step)
 
     # ------------------------------------------------------------------ scalars
 
@@ -152,8 +131,7 @@ class RunLogger:
                 postfix = {"SPS": f"{sps:.0f}"}
                 if self.last_return is not None:
                     postfix["return"] = f"{self.last_return:.2f}"
-                if self.achievements.episodes:
-                    postfix["score"] = f"{self.achievements.score():.2f}"
+                postfix.update(self.metrics.progress_fields())
                 self.bar.set_postfix(postfix, refresh=False)
         if self.bar is not None:
             self.bar.update(max(0, step - self.bar.n))

@@ -38,6 +38,11 @@ import gymnasium as gym
 import numpy as np
 
 from craftlab.datasets.batch import TransitionBatch
+from craftlab.envs.minerl.spaces import observation_to_gymnasium
+from craftlab.envs.minerl.specs import spec
+from craftlab.envs.minerl.spaces import to_gymnasium_space
+from craftlab.envs.registry import apply_wrappers
+from craftlab.envs.minerl.spaces import action_to_gymnasium
 
 ALLOWED_VERSIONS = (3, 4)
 _VERSION_RE = re.compile(r"v([0-9]+?)_")
@@ -173,7 +178,6 @@ class DemoReplayEnv(gym.Env):
         return self._pending[1]
 
     def _obs(self, obs: dict) -> Any:
-        from craftlab.envs.minerl.spaces import observation_to_gymnasium
 
         return observation_to_gymnasium(obs, self.observation_space)
 
@@ -216,9 +220,6 @@ class DemonstrationDataset:
 
     def __init__(self, root: str | os.PathLike | None, minerl_id: str, env_config: Any,
                  minerl_version: str = "0.4.4", max_trajectories: int = 0):
-        from craftlab.envs.minerl.specs import spec
-        from craftlab.envs.minerl.spaces import to_gymnasium_space
-        from craftlab.envs.registry import apply_wrappers
 
         self.root = data_root(root)
         self.minerl_id = minerl_id
@@ -248,7 +249,6 @@ class DemonstrationDataset:
 
     def iter_transitions(self) -> Iterator[tuple[Any, Any, float, Any, bool]]:
         """Every trajectory once, in order: agent-space ``(obs, action, reward, next_obs, done)``."""
-        from craftlab.envs.minerl.spaces import action_to_gymnasium
 
         dict_space = self.replay.action_space
         for path in self.paths:

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import collections
-
 import gymnasium as gym
 import numpy as np
-from crafter import engine as crafter_engine
+from craftlab.core.metrics import AchievementMetrics
+from craftlab.envs.crafter_fast import FastCrafter
+from craftlab.envs.crafter_world import OrderedChunksWorld, OrderedSet
+
+__all__ = ["ACHIEVEMENTS", "CrafterEnv", "OrderedChunksWorld", "OrderedSet", "crafter_metrics", "crafter_score"]
 
 ACHIEVEMENTS: tuple[str, ...] = (
     "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling",
@@ -47,26 +49,6 @@ ACTIONS: tuple[str, ...] = (
     "make_iron_pickaxe", "make_wood_sword", "make_stone_sword", "make_iron_sword",
 )
 """Crafter's 17 actions, index = action id."""
-
-
-class OrderedSet(dict):
-    """The part of ``set``'s interface crafter's chunks use, iterating in insertion order."""
-
-    __slots__ = ()
-
-    def add(self, item):
-        self[item] = None
-
-    def remove(self, item):
-        del self[item]
-
-
-class OrderedChunksWorld(crafter_engine.World):
-    """crafter's World with insertion-ordered chunk sets (reproducible episodes)."""
-
-    def reset(self, seed=None):
-        super().reset(seed)
-        self._chunks = collections.defaultdict(OrderedSet)
 
 
 class CrafterEnv(gym.Env):
@@ -163,8 +145,6 @@ def _make_engine(engine: str, **kwargs):
         env._world.__class__ = OrderedChunksWorld  # reproducible creature order (module doc)
         return env
     if engine == "fast":
-        from craftlab.envs.crafter_fast import FastCrafter
-
         return FastCrafter(**kwargs)
     raise ValueError(f"engine must be 'crafter' or 'fast', got {engine!r}")
 
@@ -174,3 +154,11 @@ def crafter_score(success_rates_percent: np.ndarray | list[float]) -> float:
     rate of achievement i in percent (Hafner 2021; crafter's analysis/common.py)."""
     s = np.asarray(success_rates_percent, dtype=np.float64)
     return float(np.exp(np.mean(np.log(1.0 + s))) - 1.0)
+
+
+def crafter_metrics() -> AchievementMetrics:
+    """Crafter's metric plug-in (registered with the crafter env ids): the 22
+    achievements' success rates (``achievements/<name>``) and the Crafter score
+    (``crafter/score``, ``summary.json``'s ``crafter_score``) over all training
+    episodes so far, as the Crafter protocol defines them (Hafner 2021)."""
+    return AchievementMetrics(ACHIEVEMENTS, score=crafter_score, score_tag="crafter/score", summary_key="crafter_score")

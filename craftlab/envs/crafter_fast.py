@@ -49,7 +49,7 @@ from numba import njit
 from opensimplex.internals import _noise3
 from PIL import Image
 
-from craftlab.envs.crafter import OrderedChunksWorld
+from craftlab.envs.crafter_world import OrderedChunksWorld
 
 # --------------------------------------------------------------------------------------
 # World: insertion-ordered chunk sets, cheaper lookups.

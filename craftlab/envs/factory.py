@@ -27,7 +27,7 @@ from craftlab.envs.registry import apply_wrappers, make_base_env
 
 # Environments whose step is cheap enough that subprocesses cost more than they save.
 _CHEAP_ENV_PREFIXES = ("CartPole", "Pendulum", "MountainCar", "Acrobot", "FrozenLake", "CliffWalking",
-                       "Taxi", "Blackjack", "lab/", "tabular/", "probe/")
+                       "Taxi", "Blackjack", "tabular/", "probe/")
 
 
 def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
@@ -112,13 +112,3 @@ def _has_forkserver() -> bool:
     import multiprocessing as mp
 
     return "forkserver" in mp.get_all_start_methods()
-
-
-def space_signature(space: gym.Space) -> str:
-    """A stable text description of a space, stored in checkpoints to detect a
-    checkpoint from an env with other observations or actions."""
-    return repr(space)
-
-
-def env_factory(config: EnvConfig, **kwargs: Any) -> EnvFactory:
-    return EnvFactory(config, **kwargs)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import gymnasium as gym
 
 from craftlab.core.config import ConfigError, EnvConfig, did_you_mean
+from craftlab.core.metrics import AchievementMetrics, EpisodeMetrics
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,26 @@ class Entry:
     description: str
     default_kwargs: tuple = ()
     """(key, value) pairs passed before the config's kwargs"""
+    metrics: str | None = None
+    """``"package.module:factory"`` of the env's :class:`~craftlab.core.metrics.EpisodeMetrics`
+    plug-in (None: achievement success rates without a score)"""
 
 
 ENVS: dict[str, Entry] = {}
 WRAPPERS: dict[str, Entry] = {}
 
 
-def register_env(env_id: str, entry_point: str, description: str, **default_kwargs: Any) -> None:
-    ENVS[env_id] = Entry(entry_point, description, tuple(sorted(default_kwargs.items())))
+def register_env(env_id: str, entry_point: str, description: str, metrics: str | None = None,
+                 **default_kwargs: Any) -> None:
+    ENVS[env_id] = Entry(entry_point, description, tuple(sorted(default_kwargs.items())), metrics)
+
+
+def episode_metrics(env_id: str) -> EpisodeMetrics:
+    """A fresh metric plug-in for ``env_id``'s training episodes (see :mod:`craftlab.core.metrics`)."""
+    entry = ENVS.get(env_id)
+    if entry is not None and entry.metrics is not None:
+        return load_entry_point(entry.metrics)()
+    return AchievementMetrics()
 
 
 def register_wrapper(name: str, entry_point: str, description: str) -> None:
@@ -106,9 +119,11 @@ def apply_wrappers(env: gym.Env, config: EnvConfig) -> gym.Env:
 
 # ----------------------------------------------------------------- registrations
 
-register_env("crafter", "craftlab.envs.crafter:CrafterEnv", "Crafter, 2D Minecraft (64x64 RGB, 17 actions, 22 achievements)")
+register_env("crafter", "craftlab.envs.crafter:CrafterEnv", "Crafter, 2D Minecraft (64x64 RGB, 17 actions, 22 achievements)",
+             metrics="craftlab.envs.crafter:crafter_metrics")
 register_env(
-    "crafter-noreward", "craftlab.envs.crafter:CrafterEnv", "Crafter without reward (achievements only)", reward=False
+    "crafter-noreward", "craftlab.envs.crafter:CrafterEnv", "Crafter without reward (achievements only)",
+    metrics="craftlab.envs.crafter:crafter_metrics", reward=False
 )
 
 register_wrapper("frame_stack", "gymnasium.wrappers:FrameStackObservation", "stack the last k observations")

@@ -29,9 +29,15 @@ import numpy as np
 import torch
 
 from craftlab.core.checkpoint import Checkpointer, load_into
-from craftlab.core.config import RunConfig, load_run_config, save_run_config
+from craftlab.core.config import RunConfig, save_run_config
+from craftlab.runs.run_config import load_run_config
 from craftlab.core.logger import RunLogger
 from craftlab.agents.run_context import RunContext
+from craftlab.envs.registry import episode_metrics
+from craftlab.agents.registry import agent_class
+from craftlab.envs.factory import EnvFactory
+from craftlab.runs.evaluation import evaluate
+from craftlab.core.video import write_video
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.base import Agent
@@ -80,8 +86,6 @@ def _setup_text_log(run_dir: Path) -> logging.Handler:
 
 def build_agent(config: RunConfig, seed_offset: int = 0) -> "Agent":
     """The agent of ``config`` with its EnvFactory, on the resolved device."""
-    from craftlab.agents.registry import agent_class
-    from craftlab.envs.factory import EnvFactory
 
     device = resolve_device(config.train.device)
     if config.train.torch_threads > 0:
@@ -129,7 +133,7 @@ def train(
                  agent.device, config.train.num_envs, config.train.total_timesteps)
 
         logger = RunLogger(run_dir, config.train.total_timesteps, start_step=start,
-                           progress_bar=config.train.progress_bar)
+                           progress_bar=config.train.progress_bar, metrics=episode_metrics(config.env.id))
         run = RunContext(
             total_timesteps=config.train.total_timesteps,
             logger=logger,
@@ -156,8 +160,7 @@ def train(
         status = "interrupted" if run.interrupted else "finished"
         summary = {"status": status, "num_timesteps": agent.num_timesteps, "wall_time_s": round(elapsed, 2),
                    "episodes": logger.episode_count}
-        if logger.achievements.episodes:
-            summary["crafter_score"] = round(logger.achievements.score(), 4)
+        summary.update(logger.metrics.summary())
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         log.info("%s at step %d after %.1f s", status, agent.num_timesteps, elapsed)
         return run_dir
@@ -209,7 +212,6 @@ def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[
     the moviepy package). The video is recorded in a separate replay of that
     episode (same seed), so recording never holds a 10,000-step episode's
     frames in memory and never changes the evaluation's numbers."""
-    from craftlab.runs.evaluation import evaluate
 
     out_dir = run_dir / "eval"
     video_steps, video_fps, tb_max_side = 300, 10, 256
@@ -230,7 +232,6 @@ def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[
                 import imageio.v3 as iio
                 from tensorboard.compat.proto.summary_pb2 import Summary
 
-                from craftlab.core.video import write_video
 
                 video = np.stack(frames)  # uint8[T, H, W, 3]
                 write_video(out_dir / f"step_{step:010d}.mp4", video, fps=video_fps)

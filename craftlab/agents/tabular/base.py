@@ -27,6 +27,9 @@ import numpy as np
 import torch
 
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
+from craftlab.agents.tabular import planning
+from craftlab.agents.tabular.display import save_values
+from craftlab.agents.tabular.planning import TabularModel
 from craftlab.core.config import require
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -212,8 +215,6 @@ class TabularAgent(EpisodicAgent):
     def model(self):
         """The environment's model ``P`` (``env.unwrapped.P``) as arrays, or None
         when the env has none (Blackjack, the testbed's random rewards)."""
-        from craftlab.agents.tabular.dp import TabularModel
-
         P = getattr(self.env.unwrapped, "P", None)
         return None if P is None else TabularModel.from_P(P, self.n_states, self.n_actions)
 
@@ -230,8 +231,6 @@ class TabularAgent(EpisodicAgent):
         values = self.values()
         if run_dir is None or values is None:
             return
-        from craftlab.agents.tabular.display import save_values
-
         save_values(self.env, values[0], values[1], run_dir, title=f"{self.name} on {self.envs.id}")
 
     def values(self) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -311,22 +310,20 @@ class PredictionAgent(TabularAgent):
 
     def __init__(self, config: PredictionConfig, envs: "EnvFactory", device: torch.device | str = "cpu", seed: int = 0):
         super().__init__(config, envs, device, seed)
-        from craftlab.agents.tabular import dp
-
         self.V = np.full(self.n_states, config.initial_value, dtype=np.float64)
         model = self.model()
         self.pi = np.full((self.n_states, self.n_actions), 1.0 / self.n_actions)
         if config.policy == "optimal":
             if model is None:
                 raise ValueError("policy 'optimal' needs an environment with a model (env.unwrapped.P)")
-            _, greedy, _ = dp.value_iteration(model, config.gamma)
+            _, greedy, _ = planning.value_iteration(model, config.gamma)
             self.pi = np.eye(self.n_actions)[greedy]
         self.v_true: np.ndarray | None = None
         """v_pi by dynamic programming, ``float64[n_states]`` (None without a model)"""
         self.scored = np.ones(self.n_states, dtype=bool)
         """the states the RMS error averages over: the non-terminal ones"""
         if model is not None:
-            self.v_true, _ = dp.policy_evaluation(model, self.pi, config.gamma, theta=1e-12)
+            self.v_true, _ = planning.policy_evaluation(model, self.pi, config.gamma, theta=1e-12)
             self.V[model.terminal] = 0.0  # the value of a terminal state is 0 by definition
             self.scored = ~model.terminal
 

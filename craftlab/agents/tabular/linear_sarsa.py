@@ -33,6 +33,7 @@ import torch
 from craftlab.agents.tabular.base import EpisodicAgent, TabularConfig, argmax_random
 from craftlab.agents.tabular.tile_coding import TileCoder
 from craftlab.core.config import require
+from craftlab.agents.tabular.display import save_cost_to_go
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -147,7 +148,6 @@ class LinearSarsa(EpisodicAgent):
         run_dir = getattr(run, "run_dir", None) if run is not None else None
         if run_dir is None or self.tiling.dims != 2:
             return
-        from craftlab.agents.tabular.display import save_cost_to_go
 
         title = f"{self.name} on {self.envs.id}: cost-to-go -max_a q(s, a) after {self.episodes} episodes"
         save_cost_to_go(lambda x: -self.q(self.tiling.active(x)).max(), self.tiling.low, self.tiling.high, run_dir,
