@@ -19,6 +19,7 @@ with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Callable
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 from craftlab.core.checkpoint import CheckpointError
 from craftlab.core.config import ConfigError
 from craftlab.core.errors import UserError
+from craftlab.core.run_dir import RunDir
 from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import resume, train
 from craftlab.commands import doctor, evaluate, report, watch
@@ -48,6 +50,14 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CheckpointError, Us
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(argv)
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+def _dispatch(argv: list[str]) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return int(SUBCOMMANDS[argv[0]][0](argv[1:]) or 0)
@@ -113,7 +123,8 @@ def train_main(argv: list[str]) -> int:
 def _print_where(run_dir: Path) -> None:
     import json
 
-    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").exists() else {}
+    summary_path = RunDir(run_dir).summary
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     lines = [
         "",
         f"run folder:   {run_dir}",
@@ -129,7 +140,6 @@ def _print_where(run_dir: Path) -> None:
 
 
 def list_main(argv: list[str]) -> int:
-
     print("algorithms (algo.name):")
     for name, (_, desc) in AGENTS.items():
         print(f"  {name:22s} {desc}")
@@ -139,8 +149,10 @@ def list_main(argv: list[str]) -> int:
     print("\nwrappers (env.wrappers[].name):")
     for name, entry in WRAPPERS.items():
         print(f"  {name:22s} {entry.description}")
-    root = Path(__file__).resolve().parent.parent / "configs"
-    if root.exists():
+    # the configs of this checkout (craftlab/commands/cli.py -> ../../configs), else ./configs
+    candidates = [Path(__file__).resolve().parents[2] / "configs", Path.cwd() / "configs"]
+    root = next((c for c in candidates if c.is_dir()), None)
+    if root is not None:
         print(f"\nconfigs ({root}):")
         for path in sorted(root.rglob("*.yaml")):
             print(f"  {path.relative_to(root.parent)}")

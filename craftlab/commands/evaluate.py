@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_into
 from craftlab.core.errors import UserError
 from craftlab.runs.run_config import load_run_config
-from craftlab.runs.training import CONFIG_FILE, build_agent
+from craftlab.runs.training import build_agent
+from craftlab.core.run_dir import CONFIG_FILE, EVAL_DIR, EVALUATIONS_FILE, RunDir
 from craftlab.runs.evaluation import evaluate
 from craftlab.runs.scores import success_rates
 from craftlab.envs.crafter import crafter_score
@@ -34,8 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.base import Agent
     from craftlab.core.config import RunConfig
 
-EVAL_DIR = "eval"
-EVALUATIONS_FILE = "evaluations.jsonl"
 
 
 @dataclass
@@ -57,11 +56,11 @@ def pick_checkpoint(run_dir: Path, step: int | None = None, best: bool = False) 
     written when ``train.eval_interval`` > 0) had the highest mean return,
     among evaluated steps that still have a checkpoint; the latest one otherwise.
     """
-    checkpointer = Checkpointer(run_dir / "checkpoints")
+    checkpointer = Checkpointer(RunDir(run_dir).checkpoints)
     if step is not None or not best:
         info = checkpointer.find(step)
         return info, f"checkpoint at step {info.step}" + (" (latest)" if step is None else "")
-    path = run_dir / EVAL_DIR / EVALUATIONS_FILE
+    path = RunDir(run_dir).evaluations
     evaluations = []
     if path.exists():
         for line in path.read_text().splitlines():
@@ -93,10 +92,10 @@ def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool 
     the chosen checkpoint (see :func:`pick_checkpoint`)."""
 
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).exists():
+    if not RunDir(run_dir).is_run():
         hint = ""
         if run_dir.is_dir():
-            seeds = sorted(p.name for p in run_dir.iterdir() if (p / CONFIG_FILE).exists())
+            seeds = sorted(p.name for p in run_dir.iterdir() if RunDir(p).is_run())
             if seeds:
                 hint = f" (it holds runs: {', '.join(seeds[:5])}; pass one, e.g. {run_dir / seeds[0]})"
         raise UserError(f"'{run_dir}' is not a run folder: it has no {CONFIG_FILE}{hint}; pass runs/<name>")
@@ -167,7 +166,7 @@ def main(argv: list[str]) -> int:
             record["crafter_score"] = crafter_score(list(rates.values()))
         except KeyError:  # not Crafter's 22 achievements
             pass
-    out = Path(args.out) if args.out else loaded.run_dir / EVAL_DIR / f"eval_{loaded.checkpoint.step:010d}.json"
+    out = Path(args.out) if args.out else RunDir(loaded.run_dir).eval_dir / f"eval_{loaded.checkpoint.step:010d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
     mode = "deterministic" if args.deterministic else "stochastic"

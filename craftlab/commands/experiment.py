@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 from typing import Sequence
 from craftlab.core.errors import UserError
+from craftlab.core.run_dir import CONFIG_FILE, EPISODES_FILE, RunDir
 from craftlab.runs.run_config import load_run_config
 
-RUN_MARKERS = ("config.yaml", "episodes.jsonl")
+RUN_MARKERS = (CONFIG_FILE, EPISODES_FILE)
 EXPERIMENT_FILE = "experiment.json"
 
 
@@ -65,9 +66,9 @@ def default_experiment_dir(config_path: str | Path, name: str | None, root: str 
 
 def seed_command(config_path: str | Path, seed: int, run_dir: Path, overrides: Sequence[str] = (),
                  extra: Sequence[str] = ()) -> list[str]:
-    """The ``train.py`` command line of one seed (progress bar off: output goes to a log)."""
-    train_py = Path(__file__).resolve().parent.parent / "train.py"
-    cmd = [sys.executable, str(train_py), str(config_path), "--seed", str(seed), "--run-dir", str(run_dir)]
+    """The command line of one seed, ``python -m craftlab CONFIG ...`` (the same as
+    ``train.py``, and present in an installed package too; progress bar off: output goes to a log)."""
+    cmd = [sys.executable, "-m", "craftlab", str(config_path), "--seed", str(seed), "--run-dir", str(run_dir)]
     for text in overrides:
         cmd += ["--set", text]
     cmd += ["--set", "train.progress_bar=false", *extra]
@@ -89,7 +90,7 @@ def launch_seeds(
     exp = Path(experiment_dir)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds has repeats: {list(seeds)}")
-    busy = [s for s in seeds if (exp / f"seed_{s}" / "checkpoints").exists()]
+    busy = [s for s in seeds if RunDir(exp / f"seed_{s}").checkpoints.exists()]
     if busy:
         raise FileExistsError(f"experiment folder '{exp}' already has runs for seeds {busy}; "
                               "choose another --run-dir (or resume a seed with --resume EXP/seed_K)")

@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 from craftlab.core.errors import UserError
+from craftlab.core.run_dir import RunDir
 from craftlab.commands.experiment import find_runs
 from craftlab.runs.scores import episodes_to_scores, export_scores, is_crafter_episodes, read_episodes, run_seed, task_name
 from craftlab.runs.scores import load_scores
@@ -131,7 +132,7 @@ class Group:
 def _method_name(run_dir: Path, fallback: str) -> str:
     import yaml
 
-    path = run_dir / "config.yaml"
+    path = RunDir(run_dir).config
     if path.exists():
         data = yaml.safe_load(path.read_text()) or {}
         return str(data.get("name") or (data.get("algo") or {}).get("name") or fallback)

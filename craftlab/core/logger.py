@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from craftlab.core.metrics import EpisodeMetrics
+from craftlab.core.run_dir import RunDir
 
-EPISODES_FILE = "episodes.jsonl"
 
 
 class RunLogger:
@@ -60,7 +60,7 @@ class RunLogger:
         if self.run_dir is not None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._restore_episodes(start_step)
-            self._episodes_fh = open(self.run_dir / EPISODES_FILE, "a")
+            self._episodes_fh = open(RunDir(self.run_dir).episodes, "a")
             if tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -78,7 +78,7 @@ class RunLogger:
 
     def _restore_episodes(self, start_step: int) -> None:
         """Re-read ``episodes.jsonl`` up to ``start_step`` (resume), dropping later lines."""
-        path = self.run_dir / EPISODES_FILE  # type: ignore[operator]
+        path = RunDir(self.run_dir).episodes  # type: ignore[arg-type]
         if not path.exists():
             return
         kept = []

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from craftlab.core.run_dir import RunDir
+
 from craftlab.envs.crafter import ACHIEVEMENTS, crafter_score
 
-EPISODES_FILE = "episodes.jsonl"
 SCORES_DIR = "scores"
 ScoresRun = dict[str, Any]
 """one entry of a scores file (see the module docstring)"""
@@ -38,7 +39,7 @@ ScoresRun = dict[str, Any]
 def read_episodes(run_dir: str | Path) -> list[dict[str, Any]]:
     """The finished training episodes of a run folder, in order (a line cut by a
     crash is skipped). Each: ``{"step", "r", "l", ["t"], ["achievements"]}``."""
-    path = Path(run_dir) / EPISODES_FILE
+    path = RunDir(run_dir).episodes
     if not path.exists():
         return []
     out = []
@@ -62,7 +63,7 @@ def task_name(run_dir: str | Path) -> str:
     from the run's config; ``crafter_reward`` when the config says nothing."""
     import yaml
 
-    path = Path(run_dir) / "config.yaml"
+    path = RunDir(run_dir).config
     if path.exists():
         data = yaml.safe_load(path.read_text()) or {}
         env = data.get("env") or {}
@@ -93,7 +94,7 @@ def run_seed(run_dir: str | Path, default: int = 0) -> int:
     """The seed in a run's config (``train.seed``), else ``default``."""
     import yaml
 
-    path = Path(run_dir) / "config.yaml"
+    path = RunDir(run_dir).config
     if path.exists():
         data = yaml.safe_load(path.read_text()) or {}
         seed = (data.get("train") or {}).get("seed")

@@ -32,6 +32,7 @@ from craftlab.core.checkpoint import Checkpointer, load_into
 from craftlab.core.config import RunConfig, save_run_config
 from craftlab.runs.run_config import load_run_config
 from craftlab.core.logger import RunLogger
+from craftlab.core.run_dir import CONFIG_FILE, RunDir
 from craftlab.agents.run_context import RunContext
 from craftlab.envs.registry import episode_metrics
 from craftlab.agents.registry import agent_class
@@ -42,8 +43,6 @@ from craftlab.core.video import write_video
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.base import Agent
 
-CONFIG_FILE = "config.yaml"
-LOG_FILE = "train.log"
 log = logging.getLogger("craftlab")
 
 
@@ -77,7 +76,7 @@ def new_run_dir(config: RunConfig, root: str | Path = "runs") -> Path:
 
 
 def _setup_text_log(run_dir: Path) -> logging.Handler:
-    handler = logging.FileHandler(run_dir / LOG_FILE)
+    handler = logging.FileHandler(RunDir(run_dir).log)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -107,7 +106,7 @@ def train(
     """Train ``config`` in ``run_dir`` (new folder when None); with ``resume``,
     continue from the run folder's latest checkpoint. Returns the run folder."""
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
-    checkpointer = Checkpointer(run_dir / "checkpoints", keep=config.train.keep_checkpoints)
+    checkpointer = Checkpointer(RunDir(run_dir).checkpoints, keep=config.train.keep_checkpoints)
     if not resume and checkpointer.latest() is not None:
         raise FileExistsError(
             f"run folder '{run_dir}' already holds checkpoints; continue it with "
@@ -128,7 +127,7 @@ def train(
             log.info("resumed from %s at step %d", info.path, start)
         else:
             log.info("new run: %s", run_dir)
-        save_run_config(config, run_dir / CONFIG_FILE)  # on resume: with any --set changes
+        save_run_config(config, RunDir(run_dir).config)  # on resume: with any --set changes
         log.info("algorithm %s, env %s, device %s, %d env(s), %d steps", config.algo.name, config.env.id,
                  agent.device, config.train.num_envs, config.train.total_timesteps)
 
@@ -161,7 +160,7 @@ def train(
         summary = {"status": status, "num_timesteps": agent.num_timesteps, "wall_time_s": round(elapsed, 2),
                    "episodes": logger.episode_count}
         summary.update(logger.metrics.summary())
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        RunDir(run_dir).summary.write_text(json.dumps(summary, indent=2))
         log.info("%s at step %d after %.1f s", status, agent.num_timesteps, elapsed)
         return run_dir
     finally:
@@ -173,9 +172,9 @@ def resume(run_dir: str | Path, overrides: list[str] = (), checkpoint_step: int 
     """Continue the run in ``run_dir`` from its saved config and latest checkpoint.
     Overrides may change e.g. ``train.total_timesteps`` to train longer."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).exists():
+    if not RunDir(run_dir).is_run():
         raise FileNotFoundError(f"'{run_dir}' is not a run folder (no {CONFIG_FILE}); pass runs/<name>")
-    config = load_run_config(run_dir / CONFIG_FILE, overrides)
+    config = load_run_config(RunDir(run_dir).config, overrides)
     return train(config, run_dir, resume=True, checkpoint_step=checkpoint_step, **kwargs)
 
 
@@ -213,7 +212,7 @@ def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[
     episode (same seed), so recording never holds a 10,000-step episode's
     frames in memory and never changes the evaluation's numbers."""
 
-    out_dir = run_dir / "eval"
+    out_dir = RunDir(run_dir).eval_dir
     video_steps, video_fps, tb_max_side = 300, 10, 256
 
     def run_eval(agent: "Agent", step: int) -> None:
@@ -223,7 +222,7 @@ def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[
         logger.scalars(step, {"eval/mean_return": summary["mean_return"],
                               "eval/mean_length": summary["mean_length"]})
         out_dir.mkdir(exist_ok=True)
-        with open(out_dir / "evaluations.jsonl", "a") as fh:
+        with open(RunDir(run_dir).evaluations, "a") as fh:
             fh.write(json.dumps({"step": step, **summary}) + "\n")
         if config.train.eval_video:
             clip = evaluate(agent, agent.envs, episodes=1, seed=seed, record_frames=True, max_steps=video_steps)

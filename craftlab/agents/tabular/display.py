@@ -16,6 +16,8 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+from craftlab.core.run_dir import RunDir
+
 Layout = tuple[tuple[int, int], Callable[[int], "tuple[int, int] | None"], str]
 """(grid shape (rows, cols), state -> cell or None, one arrow character per action)"""
 
@@ -78,7 +80,7 @@ def save_values(env: gym.Env, V: np.ndarray, policy: np.ndarray | None, run_dir:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     text = values_text(env, V, policy)
-    (run_dir / "values.txt").write_text(text or "")
+    RunDir(run_dir).values_text.write_text(text or "")
     print(text)
 
     import matplotlib
@@ -98,7 +100,7 @@ def save_values(env: gym.Env, V: np.ndarray, policy: np.ndarray | None, run_dir:
     ax.set_yticks([])
     ax.set_title(title)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    path = run_dir / "values.png"
+    path = RunDir(run_dir).values_picture
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -125,7 +127,7 @@ def save_cost_to_go(cost: Callable[[np.ndarray], float], low: np.ndarray, high: 
     ax.set_ylabel(labels[1])
     ax.set_title(title, fontsize=8)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    path = run_dir / "values.png"
+    path = RunDir(run_dir).values_picture
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
