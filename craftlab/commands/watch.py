@@ -31,20 +31,18 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from craftlab.runs.evaluation import _batch, _unbatch
-from craftlab.core.errors import UserError
 from craftlab.commands.evaluate import load_trained_agent
+from craftlab.core.errors import UserError
+from craftlab.runs.evaluation import StepView, rollout
 
 if TYPE_CHECKING:  # pragma: no cover
-    import gymnasium as gym
 
-    from craftlab.agents.base import Agent
+    pass
 
 PANEL_WIDTH = 300
 """pixels of the text panel right of the frame"""
@@ -54,64 +52,6 @@ MAX_FPS = 30.0
 
 
 # ----------------------------------------------------------------- the rollout
-
-
-@dataclass
-class StepView:
-    """What is on screen after a reset (``t == 0``) or a step."""
-
-    episode: int
-    """0-based episode index"""
-    t: int
-    """steps taken in this episode (0: the initial frame)"""
-    episode_return: float
-    """sum of rewards so far in this episode"""
-    frame: Any
-    """``uint8[H, W, 3]`` (rgb_array) or ``str`` (ansi)"""
-    reward: float | None = None
-    action: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    done: bool = False
-    """True on an episode's last frame"""
-
-
-def action_name(env: "gym.Env", action: Any) -> str:
-    """``action`` as text: the env's ``action_names[action]`` when it has them."""
-    names = None
-    try:
-        names = env.get_wrapper_attr("action_names")
-    except AttributeError:
-        names = getattr(env.unwrapped, "action_names", None)
-    value = np.asarray(action)
-    if names is not None and value.ndim == 0 and np.issubdtype(value.dtype, np.integer):
-        try:
-            return f"{names[int(value)]} ({int(value)})"
-        except (IndexError, KeyError, TypeError):
-            pass
-    if value.ndim == 0:
-        return str(value.item())
-    return np.array2string(value, precision=2, max_line_width=40)
-
-
-def rollout(agent: "Agent", env: "gym.Env", episodes: int, deterministic: bool, seed: int,
-            max_steps: int | None = None) -> Iterator[StepView]:
-    """Play ``episodes`` episodes of ``agent`` in ``env`` (episode k reset with
-    ``seed + k``), yielding a :class:`StepView` for the initial frame and each step."""
-    for k in range(episodes):
-        obs, info = env.reset(seed=seed + k)
-        state, episode_start = None, np.ones(1, dtype=bool)
-        total, t, done = 0.0, 0, False
-        yield StepView(k, 0, 0.0, env.render(), info=dict(info))
-        while not done:
-            action, state = agent.act(_batch(obs), state=state, episode_start=episode_start,
-                                      deterministic=deterministic)
-            action = _unbatch(action)
-            obs, reward, terminated, truncated, info = env.step(action)
-            episode_start = np.zeros(1, dtype=bool)
-            total += float(reward)
-            t += 1
-            done = bool(terminated or truncated or (max_steps is not None and t >= max_steps))
-            yield StepView(k, t, total, env.render(), float(reward), action_name(env, action), dict(info), done)
 
 
 # ---------------------------------------------------------------- the overlay
