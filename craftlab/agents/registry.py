@@ -26,7 +26,10 @@ def agent_class(name: str) -> "type[Agent]":
     if name not in AGENTS:
         raise ConfigError(f"config key 'algo.name': unknown algorithm '{name}'; {did_you_mean(name, AGENTS)}")
     module, _, attr = AGENTS[name][0].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    cls = getattr(importlib.import_module(module), attr)
+    if getattr(cls, "name", None) != name:  # the name a checkpoint records must be the registry key
+        raise TypeError(f"agent registered as '{name}' ({AGENTS[name][0]}) has name = {getattr(cls, 'name', None)!r}")
+    return cls
 
 
 # --- from-scratch deep RL (foundation + Levine's course, configs/levine/) ----------
@@ -34,6 +37,9 @@ register_agent("ppo", "craftlab.agents.ppo:PPO", "PPO, clipped objective + GAE (
 register_agent("vpg", "craftlab.agents.vpg:VPG", "REINFORCE / vanilla policy gradient: reward-to-go, baseline, GAE options (CS285 hw2)")
 register_agent("a2c", "craftlab.agents.a2c:A2C", "synchronous advantage actor-critic (A2C), from scratch")
 register_agent("ppo_rnd", "craftlab.agents.ppo_rnd:PPORND", "PPO + random network distillation exploration bonus (Burda et al. 2018)")
+
+# --- off-policy (Levine's course part 2, configs/levine/) ---------------------------
+register_agent("dqn", "craftlab.agents.dqn:DQN", "DQN (Mnih et al. 2015) + double, dueling, n-step, prioritised replay options")
 
 # --- Stable-Baselines3 / sb3-contrib (configs/sb3/) --------------------------------
 register_agent("sb3_ppo", "craftlab.agents.sb3:SB3PPO", "Stable-Baselines3 PPO")
