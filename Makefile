@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-craftlab
 
-.PHONY: train test install tensorboard clean
+.PHONY: train test lint install tensorboard clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "craftlab needs Python 3.10 or newer")'
@@ -22,8 +22,16 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python train.py configs/default.yaml
 
+# Both cores (or all of a bigger machine): one pytest worker per core, one torch thread per worker.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
+
+# Lint, format check, the import-layer contract (pyproject's [tool.importlinter]) and types.
+lint: $(STAMP)
+	$(BIN)/ruff check craftlab tests benchmarks train.py
+	$(BIN)/ruff format --check craftlab tests benchmarks train.py
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 tensorboard: $(STAMP)
 	$(BIN)/tensorboard --logdir runs

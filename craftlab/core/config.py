@@ -20,6 +20,7 @@ import ast
 import dataclasses
 import difflib
 import inspect
+import os
 import textwrap
 import types
 import typing
@@ -75,7 +76,7 @@ def field_docs(cls: type) -> dict[str, str]:
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)
                 and isinstance(nxt, ast.Expr)
-                and isinstance(getattr(nxt, "value", None), ast.Constant)
+                and isinstance(nxt.value, ast.Constant)
                 and isinstance(nxt.value.value, str)
             ):
                 docs[node.target.id] = " ".join(nxt.value.value.split())
@@ -148,7 +149,7 @@ def check_value(value: Any, tp: Any, key: str) -> Any:
         if value is None:
             return None
         raise ConfigError(f"config key '{key}' must be null, got {value!r}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         if not isinstance(value, dict):
@@ -322,6 +323,7 @@ class TrainConfig:
     def validate(self) -> None:
         require(self.total_timesteps > 0, "total_timesteps", "must be > 0")
         require(self.num_envs >= 1, "num_envs", "must be >= 1")
+        require(self.seed >= 0, "seed", f"must be >= 0, got {self.seed} (e.g. --seed 0)")
         require(self.checkpoint_interval >= 0, "checkpoint_interval", "must be >= 0")
         require(self.eval_interval >= 0, "eval_interval", "must be >= 0")
         require(self.eval_episodes >= 1, "eval_episodes", "must be >= 1")
@@ -336,7 +338,21 @@ class RunConfig:
     """the agent's own config dataclass (chosen by ``algo.name``)"""
     train: TrainConfig
     name: Union[str, None] = None
-    """run name prefix; the run folder is runs/<name>_<seed>_<time> unless --run-dir"""
+    """run name prefix; the run folder is runs/<name>_<seed>_<time> unless --run-dir
+    (a plain folder name: no path separators, no '..')"""
+
+
+def check_run_name(name: str | None) -> None:
+    """A run name is one folder name inside ``runs/``: refuse separators, ``..``
+    and absolute paths, which would put the run folder somewhere else."""
+    if name is None:
+        return
+    separators = [sep for sep in ("/", "\\", os.sep, os.altsep) if sep]
+    if any(sep in name for sep in separators) or ".." in name or Path(name).is_absolute():
+        raise ConfigError(
+            f"config key 'name' must be a plain folder name (no '/', '\\' or '..'), got {name!r}: "
+            "the run folder is runs/<name>_s<seed>_<time>; to put it elsewhere pass --run-dir DIR"
+        )
 
 
 SECTIONS = ("name", "env", "algo", "train")
