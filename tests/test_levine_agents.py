@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from craftlab.agents.on_policy import RolloutBuffer, ValueNormalizer
-from craftlab.core.config import ConfigError, load_run_config
+from craftlab.core.config import ConfigError
+from craftlab.runs.run_config import load_run_config
 from craftlab.agents.run_context import RunContext
 from craftlab.runs.training import build_agent
 
@@ -36,10 +37,10 @@ def test_update_replays_the_rollouts_log_probs(lstm):
     seen = 0
     for mb in buffer.minibatches(2, np.random.default_rng(0), by_env=agent.policy.recurrent):
         with torch.no_grad():
-            out = agent.policy.evaluate_actions(mb["obs"], mb["actions"], mb.get("state"), mb["episode_starts"])
-        torch.testing.assert_close(out["log_prob"], mb["log_probs"], atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(out["value"], mb["values"], atol=1e-5, rtol=1e-5)
-        seen += len(mb["log_probs"])
+            out = agent.policy.evaluate_actions(mb.observations, mb.actions, mb.lstm_states, mb.episode_starts)
+        torch.testing.assert_close(out["log_prob"], mb.old_log_probs, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out["value"], mb.old_values, atol=1e-5, rtol=1e-5)
+        seen += len(mb.old_log_probs)
     assert seen == 48
 
 

@@ -12,7 +12,7 @@ Every ``num_steps`` steps of ``num_envs`` parallel envs (vectorised, in lockstep
           - c_e * mean_t H(pi(.|s_t))                            entropy bonus
     one gradient step on L (RMSprop, as in the paper; Adam optional)
 
-Rollout collection, bootstrapping and GAE are shared (``agents/on_policy.py``).
+Rollout collection, bootstrapping and GAE are shared (``agents/on_policy/``).
 """
 
 from __future__ import annotations
@@ -71,15 +71,16 @@ class A2C(OnPolicyAgent):
 
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
-        data = next(buffer.minibatches(1, self.np_rng, by_env=self.policy.recurrent))  # the whole batch
-        out = self.policy.evaluate_actions(data["obs"], data["actions"], data.get("state"), data["episode_starts"])
-        advantages = data["advantages"]  # A_t = R_t - V(s_t), fixed (no gradient)
+        batch = next(buffer.minibatches(1, self.np_rng, by_env=self.policy.recurrent))  # the whole batch
+        out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
+                                           batch.episode_starts)
+        advantages = batch.advantages  # A_t = R_t - V(s_t), fixed (no gradient)
         if cfg.norm_adv and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
         policy_loss = -(out["log_prob"] * advantages).mean()
         norm = self.policy.normalize_value
-        value_loss = 0.5 * ((norm(out["value"]) - norm(data["returns"])) ** 2).mean()
+        value_loss = 0.5 * ((norm(out["value"]) - norm(batch.returns)) ** 2).mean()
         entropy = out["entropy"].mean()
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
 

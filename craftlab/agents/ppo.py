@@ -2,7 +2,7 @@
 Optimization Algorithms", Algorithm 1), from scratch.
 
 Rollout collection and GAE are shared with every on-policy agent
-(``agents/on_policy.py``); this file is PPO's update, read beside the paper::
+(``agents/on_policy/``); this file is PPO's update, read beside the paper::
 
     for epoch in 1..K:                                   (update_epochs)
         for each minibatch of the N*T samples:           (num_minibatches)
@@ -16,9 +16,10 @@ plus the implementation details that make it work (Huang et al. 2022, "The 37
 implementation details of PPO"): advantage normalisation per minibatch,
 orthogonal init, Adam eps 1e-5, learning-rate annealing, global gradient
 clipping, value clipping, and an optional early stop on approximate KL.
-With ``norm_value`` (``agents/on_policy.py``) the value loss is computed in the
-normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO recipe. A recurrent
-policy (``network.lstm``) is updated on minibatches of whole env sequences.
+With ``norm_value`` (``agents/on_policy/value_normalizer.py``) the value loss is
+computed in the normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO
+recipe. A recurrent policy (``network.lstm``) is updated on minibatches of whole
+env sequences.
 
 Subclasses add terms by overriding :meth:`PPO.loss` (see ``agents/ppo_rnd.py``).
 """
@@ -31,7 +32,8 @@ from typing import Union
 import torch
 from torch import nn
 
-from craftlab.agents.on_policy import OnPolicyAgent, OnPolicyConfig, RolloutBuffer, explained_variance
+from craftlab.agents.on_policy import (OnPolicyAgent, OnPolicyConfig, RolloutBuffer, RolloutBufferSamples,
+                                       explained_variance)
 from craftlab.core.config import require
 
 
@@ -66,22 +68,23 @@ class PPO(OnPolicyAgent):
     Config = PPOConfig
     config: PPOConfig
 
-    def loss(self, mb: dict[str, torch.Tensor]
+    def loss(self, batch: RolloutBufferSamples
              ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """PPO's loss on one minibatch. Returns ``(loss, diagnostics, network outputs)``;
         diagnostics are 0-d tensors (averaged and logged as ``losses/<key>``)."""
         cfg = self.config
-        out = self.policy.evaluate_actions(mb["obs"], mb["actions"], mb.get("state"), mb["episode_starts"])
+        out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
+                                           batch.episode_starts)
         new_log_prob, entropy, new_value = out["log_prob"], out["entropy"], out["value"]
 
         # r_t(theta) = pi_theta(a|s) / pi_theta_old(a|s), in log space
-        log_ratio = new_log_prob - mb["log_probs"]
+        log_ratio = new_log_prob - batch.old_log_probs
         ratio = log_ratio.exp()
         with torch.no_grad():  # KL(old || new) estimator k3 (Schulman 2020)
             approx_kl = ((ratio - 1) - log_ratio).mean()
             clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
 
-        advantages = mb["advantages"]
+        advantages = batch.advantages
         if cfg.norm_adv and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
@@ -93,7 +96,7 @@ class PPO(OnPolicyAgent):
         # L^VF: squared error to the GAE returns, optionally clipped around V_old;
         # in the value head's units ((R - mu) / sigma with norm_value, else R)
         norm = self.policy.normalize_value
-        new_v, returns, old_v = norm(new_value), norm(mb["returns"]), norm(mb["values"])
+        new_v, returns, old_v = norm(new_value), norm(batch.returns), norm(batch.old_values)
         if cfg.clip_vloss:
             v_clipped = old_v + torch.clamp(new_v - old_v, -cfg.clip_coef, cfg.clip_coef)
             value_loss = 0.5 * torch.max((new_v - returns) ** 2, (v_clipped - returns) ** 2).mean()
@@ -111,8 +114,8 @@ class PPO(OnPolicyAgent):
         stats: dict[str, list[torch.Tensor]] = {}
         for _epoch in range(cfg.update_epochs):
             epoch_kl = []
-            for mb in buffer.minibatches(cfg.num_minibatches, self.np_rng, by_env=self.policy.recurrent):
-                loss, mb_stats, _ = self.loss(mb)
+            for batch in buffer.minibatches(cfg.num_minibatches, self.np_rng, by_env=self.policy.recurrent):
+                loss, mb_stats, _ = self.loss(batch)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.max_grad_norm > 0:

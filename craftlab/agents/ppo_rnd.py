@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from craftlab.agents.networks import NetworkConfig, is_image_space, layer_init, to_chw
-from craftlab.agents.on_policy import ActorCritic, LSTMState, RolloutBuffer, gae
+from craftlab.agents.on_policy import ActorCritic, LSTMState, RolloutBuffer, RolloutBufferSamples, gae
 from craftlab.agents.ppo import PPO, PPOConfig
 from craftlab.core.config import require
 
@@ -198,11 +198,11 @@ class PPORND(PPO):
         buffer.advantages = cfg.ext_coef * advantages_ext + cfg.int_coef * adv_int
         self._rnd_stats = {"intrinsic_reward": float(r_int.mean()), "intrinsic_value": float(v_int.mean())}
 
-    def loss(self, mb: dict[str, torch.Tensor]):
+    def loss(self, batch: RolloutBufferSamples):
         cfg = self.config
-        loss, stats, out = super().loss(mb)  # L^PPO with the mixed advantages, L^VF_E, entropy
-        int_value_loss = 0.5 * ((out["int_value"] - mb["int_returns"]) ** 2).mean()  # L^VF_I (not clipped)
-        error = self.policy.rnd_error(mb["obs"])
+        loss, stats, out = super().loss(batch)  # L^PPO with the mixed advantages, L^VF_E, entropy
+        int_value_loss = 0.5 * ((out["int_value"] - batch.extra["int_returns"]) ** 2).mean()  # L^VF_I (not clipped)
+        error = self.policy.rnd_error(batch.observations)
         if cfg.rnd_update_proportion < 1.0:  # train the predictor on a random part of the batch
             mask = (torch.rand(len(error), device=error.device) < cfg.rnd_update_proportion).float()
             rnd_loss = (error * mask).sum() / mask.sum().clamp(min=1.0)

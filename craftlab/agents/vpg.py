@@ -17,7 +17,7 @@ One gradient step on the policy per batch (``policy_steps``), then ``value_steps
 steps of regression of V_phi(s_t) on the reward-to-go Q_hat_t (or, with GAE, on the
 lambda-return A_t + V(s_t)).
 
-Batches come from the shared rollout collection (``agents/on_policy.py``):
+Batches come from the shared rollout collection (``agents/on_policy/``):
 ``num_steps`` steps of each of ``num_envs`` envs, so an episode can be cut at the
 batch's end. The choice made here: with a learned baseline, a cut episode's
 reward-to-go is bootstrapped with gamma * V_phi(s_T) (and time-limit truncations
@@ -110,23 +110,23 @@ class VPG(OnPolicyAgent):
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
         # the whole batch at once (whole env sequences for a recurrent policy)
-        data = next(buffer.minibatches(1, self.np_rng, by_env=self.policy.recurrent))
-        psi = data["advantages"]
+        batch = next(buffer.minibatches(1, self.np_rng, by_env=self.policy.recurrent))
+        psi = batch.advantages
         if cfg.norm_adv and len(psi) > 1:
             psi = (psi - psi.mean()) / (psi.std() + 1e-8)
         stats: dict[str, float] = {}
         for _ in range(cfg.policy_steps):
-            out = self.policy.evaluate_actions(data["obs"], data["actions"], data.get("state"),
-                                               data["episode_starts"])
+            out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
+                                               batch.episode_starts)
             # surrogate whose gradient is the policy gradient: -1/N sum_i log pi(a_i|s_i) Psi_i
             policy_loss = -(out["log_prob"] * psi).mean()
             entropy = out["entropy"].mean()
             self._step(policy_loss - cfg.ent_coef * entropy)
             stats.update(policy_loss=policy_loss.item(), entropy=entropy.item())
         if cfg.baseline:
-            target = self.policy.normalize_value(data["returns"])
+            target = self.policy.normalize_value(batch.returns)
             for _ in range(cfg.value_steps):
-                value = self.policy.value(data["obs"], data.get("state"), data["episode_starts"])
+                value = self.policy.value(batch.observations, batch.lstm_states, batch.episode_starts)
                 value_loss = 0.5 * ((self.policy.normalize_value(value) - target) ** 2).mean()  # MSE to Q_hat
                 self._step(cfg.vf_coef * value_loss)
                 stats["value_loss"] = value_loss.item()

@@ -1,0 +1,56 @@
+"""The settings every on-policy actor-critic shares (``algo:`` in a run config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+from craftlab.agents.base import AgentConfig
+from craftlab.agents.networks import NetworkConfig
+from craftlab.core.config import require
+
+
+@dataclass
+class OnPolicyConfig(AgentConfig):
+    """Settings of every on-policy actor-critic."""
+
+    num_steps: int = 128
+    """rollout length: steps per env between updates (batch = num_steps x num_envs)"""
+    learning_rate: float = 2.5e-4
+    """Adam step size"""
+    anneal_lr: bool = True
+    """decay the learning rate linearly to 0 over the run"""
+    adam_eps: float = 1e-5
+    """Adam epsilon"""
+    gamma: float = 0.99
+    """discount factor"""
+    gae_lambda: float = 0.95
+    """lambda of generalised advantage estimation (1 = Monte Carlo, 0 = TD(0))"""
+    ent_coef: float = 0.01
+    """weight of the entropy bonus"""
+    vf_coef: float = 0.5
+    """weight of the value loss"""
+    max_grad_norm: float = 0.5
+    """clip the global gradient norm to this (0 disables)"""
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    """the observation encoder (agents.networks)"""
+    shared_encoder: Literal["auto", "yes", "no"] = "auto"
+    """one encoder for policy and value ('auto': shared for images, separate for vectors;
+    always shared with an LSTM)"""
+    norm_value: bool = False
+    """value target normalisation: the value head learns (R - mu) / sigma with mu, sigma
+    moving averages of the returns (the 15.6 Crafter PPO recipe)"""
+    norm_value_beta: float = 0.99
+    """decay of the moving averages of norm_value (per update)"""
+    init_from: Union[str, None] = None
+    """start from the policy weights of another run: a run folder (its latest
+    checkpoint), a checkpoint folder, or an agent.pt file, e.g. a BC run's for
+    fine-tuning; parameters whose names and shapes match are copied, the rest
+    (e.g. a value head BC never had) keep their fresh initialisation"""
+
+    def validate(self) -> None:
+        require(self.num_steps >= 1, "num_steps", "must be >= 1")
+        require(self.learning_rate > 0, "learning_rate", "must be > 0")
+        require(0.0 <= self.gamma <= 1.0, "gamma", "must be in [0, 1]")
+        require(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", "must be in [0, 1]")
+        require(0.0 < self.norm_value_beta < 1.0, "norm_value_beta", "must be in (0, 1)")
