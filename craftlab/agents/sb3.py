@@ -27,11 +27,12 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from craftlab.agents.networks import is_image_space
-from craftlab.core.config import ConfigError, did_you_mean
 from craftlab.agents.run_context import RunContext
+from craftlab.core.config import ConfigError, did_you_mean
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -54,9 +55,15 @@ class SB3Config(AgentConfig):
 
     sb3_class: ClassVar[str] = ""
     """``"module:Class"`` of the SB3 algorithm"""
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = ()
+    """the action spaces the SB3 algorithm supports; empty: any"""
 
     def validate(self) -> None:
         cls = load_sb3_class(self.sb3_class)
+        policies = list(getattr(cls, "policy_aliases", {}))
+        if self.policy != "auto" and self.policy not in policies:
+            raise ConfigError(f"config key 'algo.policy': {cls.__name__} has no policy {self.policy!r}; "
+                              f"{did_you_mean(self.policy, ['auto', *policies])}")
         params = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
         for key in self.kwargs:
             if key in _RESERVED:
@@ -65,6 +72,29 @@ class SB3Config(AgentConfig):
             if key not in params:
                 raise ConfigError(f"config key 'algo.kwargs.{key}' is not an argument of {cls.__name__}; "
                                   f"{did_you_mean(key, [p for p in params if p not in _RESERVED])}")
+
+
+    def rollout_steps(self) -> tuple[str, int] | None:
+        """``("algo.kwargs.n_steps", steps per env between updates)`` of an on-policy
+        SB3 algorithm (its default when ``kwargs`` does not set it); None off-policy."""
+        cls = load_sb3_class(self.sb3_class)
+        if not issubclass(cls, OnPolicyAlgorithm):
+            return None
+        default = inspect.signature(cls.__init__).parameters["n_steps"].default
+        return "algo.kwargs.n_steps", int(self.kwargs.get("n_steps", default))
+
+    def rollout_memory_bytes(self, observation_space: gym.Space, action_space: gym.Space, num_envs: int) -> int:
+        """Bytes of SB3's on-policy rollout buffer (numpy, in host memory): float32
+        observations and actions plus six float32 scalars per step, for
+        ``n_steps x num_envs`` steps; 0 off-policy."""
+        rollout = self.rollout_steps()
+        if rollout is None:
+            return 0
+        spaces = observation_space.spaces.values() if isinstance(observation_space, gym.spaces.Dict) else [
+            observation_space]
+        obs_floats = sum(int(np.prod(space.shape or (1,))) for space in spaces)
+        action_floats = int(np.prod(action_space.shape or (1,)))
+        return rollout[1] * num_envs * 4 * (obs_floats + action_floats + 6)
 
 
 def _reserved_hint(key: str) -> str:
@@ -85,6 +115,11 @@ class SB3Agent(Agent):
     def __init__(self, config: SB3Config, envs, device="cpu", seed: int = 0):
         super().__init__(config, envs, device, seed)
         cls = load_sb3_class(config.sb3_class)
+        if config.action_spaces and not isinstance(self.action_space, config.action_spaces):
+            kinds = " or ".join(kind.__name__ for kind in config.action_spaces)
+            raise ConfigError(f"algorithm '{self.name}' needs a {kinds} action space, but env '{envs.id}' has "
+                              f"{self.action_space}; pick an algorithm for it (e.g. sb3_ppo, sb3_a2c or ppo) "
+                              "or an env with discrete actions")
         self.vec_env = self._make_vec_env()
         policy = config.policy
         if policy == "auto":
@@ -206,11 +241,13 @@ class SB3A2CConfig(SB3Config):
 @dataclass
 class SB3DQNConfig(SB3Config):
     sb3_class: ClassVar[str] = "stable_baselines3:DQN"
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete,)
 
 
 @dataclass
 class SB3QRDQNConfig(SB3Config):
     sb3_class: ClassVar[str] = "sb3_contrib:QRDQN"
+    action_spaces: ClassVar[tuple[type[gym.Space], ...]] = (gym.spaces.Discrete,)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from craftlab.core.config import ConfigError
 from craftlab.core.errors import UserError
 from craftlab.core.run_dir import RunDir
 from craftlab.runs.run_config import load_run_config
-from craftlab.runs.training import resume, train
+from craftlab.runs.training import resume, train, write_error_message
 from craftlab.commands import doctor, evaluate, report, watch
 from craftlab.commands.experiment import train_seeds_main
 from craftlab.agents.registry import AGENTS
@@ -64,8 +64,18 @@ def _dispatch(argv: list[str]) -> int:
         return train_main(argv)
     except USER_ERRORS as exc:
         msg = str(exc).strip().strip("'\"") if isinstance(exc, KeyError) else str(exc)
-        print(f"error: {msg}", file=sys.stderr)
-        return EXIT_USAGE
+        return _user_error(msg)
+    except OSError as exc:  # a full disk, a read-only folder: one line too; anything else is a bug
+        msg = write_error_message(exc)
+        if msg is None:
+            raise
+        return _user_error(msg)
+
+
+def _user_error(msg: str) -> int:
+    """Print ``error: msg`` as one line on stderr; the exit status of a user mistake."""
+    print("error: " + " ".join(line.strip() for line in msg.splitlines() if line.strip()), file=sys.stderr)
+    return EXIT_USAGE
 
 
 def train_parser() -> argparse.ArgumentParser:

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_into
+from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_with_fallback
 from craftlab.core.errors import UserError
-from craftlab.runs.run_config import load_run_config
-from craftlab.runs.training import build_agent
-from craftlab.core.run_dir import CONFIG_FILE, EVAL_DIR, EVALUATIONS_FILE, RunDir
-from craftlab.runs.evaluation import evaluate
-from craftlab.runs.scores import success_rates
+from craftlab.core.run_dir import CONFIG_FILE, RunDir
 from craftlab.envs.crafter import crafter_score
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.run_config import load_run_config
+from craftlab.runs.scores import success_rates
+from craftlab.runs.training import build_agent
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.base import Agent
@@ -89,7 +90,9 @@ def pick_checkpoint(run_dir: Path, step: int | None = None, best: bool = False) 
 def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool = False,
                        device: str = "cpu") -> LoadedRun:
     """Rebuild the run's agent from ``config.yaml`` (one env, in-process) and load
-    the chosen checkpoint (see :func:`pick_checkpoint`)."""
+    the chosen checkpoint (see :func:`pick_checkpoint`); when its files are
+    corrupt and no ``step`` was asked for, the newest older one that loads, with
+    a warning on stderr."""
 
     run_dir = Path(run_dir)
     if not RunDir(run_dir).is_run():
@@ -103,8 +106,17 @@ def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool 
     config = load_run_config(run_dir / CONFIG_FILE, [f"train.device={device}", "train.num_envs=1",
                                                       "train.vector=sync"])
     agent = build_agent(config)
-    load_into(agent, info)
-    return LoadedRun(run_dir, config, agent, info, note)
+    try:
+        loaded, skipped = load_with_fallback(agent, Checkpointer(RunDir(run_dir).checkpoints), info,
+                                             fallback=step is None)
+    except BaseException:
+        agent.close()
+        raise
+    for warning in skipped:
+        print(f"warning: {warning}", file=sys.stderr)
+    if loaded.step != info.step:
+        note = f"checkpoint at step {loaded.step} (the newest that loads; the one at step {info.step} is corrupt)"
+    return LoadedRun(run_dir, config, agent, loaded, note)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,10 +167,15 @@ class Checkpointer:
         return found[-1] if found else None
 
     def find(self, step: int | None = None) -> CheckpointInfo:
-        """Checkpoint at ``step`` (None: latest); CheckpointError naming the ones there are."""
+        """Checkpoint at ``step`` (None: latest); CheckpointError naming the ones there are,
+        and the corrupt ``meta.json`` files that hid others."""
         if step is None:
             info = self.latest()
             if info is None:
+                corrupt = self.unreadable()
+                if corrupt:
+                    raise CheckpointError(f"no usable checkpoint in '{self.directory}': {_list_corrupt(corrupt)}; "
+                                          "restore it from a backup, or start a new run")
                 raise CheckpointError(f"no checkpoint in '{self.directory}'; the run saved none yet "
                                       "(train.checkpoint_interval sets how often it saves)")
             return info
@@ -176,7 +184,50 @@ class Checkpointer:
             if info.step == step:
                 return info
         steps = ", ".join(str(c.step) for c in found) or "none"
+        corrupt = [c for c in self.unreadable() if checkpoint_step(c[0].parent) == step]
+        if corrupt:
+            raise CheckpointError(f"the checkpoint at step {step} is unusable: {_list_corrupt(corrupt)}; "
+                                  f"other steps available: {steps}")
         raise CheckpointError(f"no checkpoint at step {step} in '{self.directory}'; available steps: {steps}")
+
+    def unreadable(self) -> list[tuple[Path, str]]:
+        """``step_*`` folders whose ``meta.json`` is missing or corrupt (``list`` skips
+        them), newest first, each with the reason in a few words."""
+        out = []
+        if self.directory.exists():
+            for path in self.directory.glob("step_*"):
+                if read_meta(path) is None:
+                    out.append((path / META_FILE, meta_problem(path)))
+        return sorted(out, key=lambda c: checkpoint_step(c[0].parent), reverse=True)
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step in a checkpoint folder's name (``step_0000050000`` -> 50000; -1 if none)."""
+    match = re.fullmatch(r"step_(\d+)", Path(path).name)
+    return int(match.group(1)) if match else -1
+
+
+def meta_problem(path: Path) -> str:
+    """Why ``path/meta.json`` is not a checkpoint's metadata, in a few words."""
+    try:
+        meta = json.loads((Path(path) / META_FILE).read_text())
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as exc:
+        return f"not readable JSON: {_first_line(exc)}"
+    return "no num_timesteps in it" if isinstance(meta, dict) else f"not a JSON object but {type(meta).__name__}"
+
+
+def _first_line(exc: BaseException, limit: int = 120) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _list_corrupt(corrupt: list[tuple[Path, str]]) -> str:
+    path, reason = corrupt[0]
+    more = f" (and {len(corrupt) - 1} more)" if len(corrupt) > 1 else ""
+    return f"'{path}' is corrupt ({reason}){more}"
 
 
 def read_meta(path: Path) -> dict[str, Any] | None:
@@ -207,3 +258,57 @@ def load_into(agent: Checkpointable, info: CheckpointInfo) -> None:
     check_compatible(info.meta, agent)
     agent.load(info.path)
     agent.num_timesteps = info.step
+
+
+LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError,
+                                                IndexError, AttributeError, pickle.UnpicklingError)
+"""what loading a truncated, empty or garbage checkpoint file raises (torch.load and load_state_dict)"""
+
+
+def load_with_fallback(agent: Checkpointable, checkpointer: Checkpointer, first: CheckpointInfo,
+                       fallback: bool = True) -> tuple[CheckpointInfo, list[str]]:
+    """Load ``first`` into ``agent``; when its files are corrupt (a truncated copy,
+    a full disk) and ``fallback``, the next older complete checkpoint, and so on.
+
+    Returns the checkpoint loaded and one warning per corrupt checkpoint newer
+    than it (unloadable files, or a corrupt ``meta.json`` that hid the folder).
+    A checkpoint of another algorithm or env is refused at once
+    (:func:`check_compatible`); when none loads, a :class:`CheckpointError`
+    names the corrupt files. Warnings raised while loading a file that turns
+    out corrupt are dropped (they would only repeat the problem).
+    """
+    candidates = [first]
+    if fallback:
+        candidates += [c for c in reversed(checkpointer.list()) if c.step < first.step]
+    corrupt: list[tuple[Path, str]] = []
+    for info in candidates:
+        check_compatible(info.meta, agent)
+        problem = _load_problem(agent, info)
+        if problem is None:
+            agent.num_timesteps = info.step
+            newer = [c for c in checkpointer.unreadable() if checkpoint_step(c[0].parent) > info.step] if fallback else []
+            notes = [f"'{path}' is corrupt ({reason}); loaded the checkpoint at step {info.step} instead"
+                     for path, reason in [*newer, *corrupt]]
+            return info, notes
+        corrupt.append(problem)
+    hint = "" if fallback else "; pick another step (--checkpoint) or leave it out for the newest loadable one"
+    raise CheckpointError(f"no loadable checkpoint in '{checkpointer.directory}': {_list_corrupt(corrupt)}"
+                          + (hint or "; restore the files from a backup, or start a new run"))
+
+
+def _load_problem(agent: Checkpointable, info: CheckpointInfo) -> tuple[Path, str] | None:
+    """None when ``info`` loaded into ``agent``; else (the corrupt file, why)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            agent.load(info.path)
+        except LOAD_ERRORS as exc:
+            files = [p for p in sorted(info.path.iterdir()) if p.name != META_FILE] if info.path.is_dir() else []
+            culprit = files[0] if len(files) == 1 else info.path
+            if culprit.is_file() and culprit.stat().st_size == 0:
+                return culprit, "an empty file"
+            why = f"{type(exc).__name__}: {_first_line(exc)}" if str(exc).strip() else type(exc).__name__
+            return culprit, f"it does not load: {why}"
+    for w in caught:  # the load worked: pass its warnings on as usual
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return None

@@ -17,10 +17,14 @@ update (progress, SPS, checkpoints, evaluations, and whether to go on),
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import random
+import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -28,9 +32,10 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
-from craftlab.core.checkpoint import Checkpointer, load_into
-from craftlab.core.config import RunConfig, save_run_config
-from craftlab.runs.run_config import load_run_config
+from craftlab.core.checkpoint import Checkpointer, load_with_fallback
+from craftlab.core.config import ConfigError, RunConfig, save_run_config
+from craftlab.core.errors import UserError
+from craftlab.runs.run_config import check_python_interpreter, load_run_config
 from craftlab.core.logger import RunLogger
 from craftlab.core.run_dir import CONFIG_FILE, RunDir
 from craftlab.agents.run_context import RunContext
@@ -47,12 +52,102 @@ log = logging.getLogger("craftlab")
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU. 'cuda' without a GPU is an error."""
+    """'auto' -> CUDA when present, else CPU. 'cuda' without a GPU is a ConfigError."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA GPU; use --device cpu or auto")
+        why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU or driver is visible"
+        raise ConfigError(f"config key 'train.device' is 'cuda', but torch sees no CUDA GPU ({why}); "
+                          "use --device cpu or --device auto")
     return torch.device(name)
+
+
+def available_memory_bytes(device: torch.device, meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """Memory free for a new buffer on ``device``: the GPU's free memory for CUDA,
+    else the machine's ``MemAvailable`` (``meminfo``); None where it cannot be read
+    (not Linux), and then nothing is refused."""
+    if device.type == "cuda":
+        try:
+            return int(torch.cuda.mem_get_info(device)[0])
+        except (RuntimeError, AssertionError):
+            return None
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_rollout_memory(config: RunConfig, envs: EnvFactory, device: torch.device) -> None:
+    """Refuse, before allocating it, a rollout buffer larger than the memory
+    available where it will live (agent configs with ``rollout_memory_bytes``)."""
+    estimate = getattr(config.algo, "rollout_memory_bytes", None)
+    if not callable(estimate):
+        return
+    needed = int(estimate(envs.observation_space, envs.action_space, config.train.num_envs))
+    where = torch.device("cpu") if getattr(config.algo, "rollout_in_host_memory", False) else device
+    available = available_memory_bytes(where)
+    if available is None or needed <= available:
+        return
+    key, steps = config.algo.rollout_steps()
+    space = envs.observation_space
+    obs = f"{getattr(space, 'dtype', '')}{list(space.shape)} " if getattr(space, "shape", None) else ""
+    memory = "GPU memory" if where.type == "cuda" else "memory (MemAvailable)"
+    raise ConfigError(
+        f"the rollout buffer needs {needed / 1e9:.1f} GB ({key}={steps} x train.num_envs={config.train.num_envs} "
+        f"steps of {obs}observations and more), but only {available / 1e9:.1f} GB of {memory} is available; "
+        f"lower {key} or train.num_envs"
+    )
+
+
+def write_error_message(exc: OSError, where: str | Path | None = None) -> str | None:
+    """One line for a failed write the user can fix (a full disk, a read-only
+    folder, a file where a folder should be), naming the path; None for others.
+    ``where`` stands in for the path when the error carries none."""
+    path = exc.filename or where
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left on device writing '{path}'; free some space on that disk "
+                "or pass --run-dir on another one")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write '{path}': {exc.strerror or 'permission denied'} (a read-only folder); "
+                "pass a writable --run-dir or fix the folder's permissions")
+    if exc.errno == errno.ENOTDIR and path is not None:
+        blocker = next((p for p in Path(path).parents if p.is_file()), None)
+        what = f"'{blocker}' is a file, not a folder" if blocker is not None else "a part of it is not a folder"
+        return f"cannot create '{path}': {what}; pass another --run-dir"
+    if exc.errno == errno.EEXIST and path is not None and Path(path).is_file():
+        return f"cannot create the folder '{path}': a file has that name; pass another --run-dir"
+    return None
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, innermost first."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.exists() or folder.is_symlink():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_new_run(created: list[Path]) -> None:
+    """Undo a new run's folder (``created`` by it, innermost first); parent folders
+    only while empty, so a concurrent run's folder is never touched."""
+    if created:
+        shutil.rmtree(created[0], ignore_errors=True)
+    for folder in created[1:]:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
+
+
+def _warn(message: str) -> None:
+    """A warning on stderr and in train.log (the run goes on)."""
+    print(f"warning: {message}", file=sys.stderr)
+    log.warning(message)
 
 
 def seed_everything(seed: int) -> None:
@@ -89,10 +184,13 @@ def build_agent(config: RunConfig, seed_offset: int = 0) -> "Agent":
     device = resolve_device(config.train.device)
     if config.train.torch_threads > 0:
         torch.set_num_threads(config.train.torch_threads)
+    if config.env.kwargs.get("python") is not None:  # a program the env will start: check it first
+        check_python_interpreter(config.env.kwargs["python"], "env.kwargs.python")
     seed = config.train.seed
     seed_everything(seed + seed_offset)
     envs = EnvFactory(config.env, num_envs=config.train.num_envs, seed=seed + seed_offset,
                       vector=config.train.vector)
+    check_rollout_memory(config, envs, device)
     return agent_class(config.algo.name)(config.algo, envs, device, seed)
 
 
@@ -112,8 +210,17 @@ def train(
             f"run folder '{run_dir}' already holds checkpoints; continue it with "
             f"'python train.py --resume {run_dir}' or choose another --run-dir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handler = _setup_text_log(run_dir)
+    created = [] if resume else _missing_folders(run_dir)  # removed again if it fails before training starts
+    started = False
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handler = _setup_text_log(run_dir)
+    except OSError as exc:
+        _remove_new_run(created)
+        message = write_error_message(exc, run_dir)
+        if message is None:
+            raise
+        raise UserError(message) from None
     try:
         start = 0
         info = None
@@ -123,7 +230,11 @@ def train(
         # A resumed run re-seeds its envs differently so it does not replay the first episodes.
         agent = build_agent(config, seed_offset=start)
         if info is not None:
-            load_into(agent, info)
+            # a corrupt newest checkpoint (unless --checkpoint named it): the one before it, with a warning
+            info, skipped = load_with_fallback(agent, checkpointer, info, fallback=checkpoint_step is None)
+            for note in skipped:
+                _warn(note)
+            start = info.step
             log.info("resumed from %s at step %d", info.path, start)
         else:
             log.info("new run: %s", run_dir)
@@ -144,6 +255,7 @@ def train(
             save_replay_buffer=config.train.save_replay_buffer,
         )
         run.agent = agent
+        started = True  # from here on the folder holds a run (its log, its TensorBoard file) worth keeping
         restore = _install_signal_handlers(run) if handle_signals else (lambda: None)
         t0 = time.perf_counter()
         try:
@@ -163,9 +275,16 @@ def train(
         RunDir(run_dir).summary.write_text(json.dumps(summary, indent=2))
         log.info("%s at step %d after %.1f s", status, agent.num_timesteps, elapsed)
         return run_dir
+    except OSError as exc:
+        message = write_error_message(exc, run_dir)
+        if message is None:
+            raise
+        raise UserError(message) from None
     finally:
         log.removeHandler(handler)
         handler.close()
+        if not started:  # a new run that failed while starting leaves no folder behind
+            _remove_new_run(created)
 
 
 def resume(run_dir: str | Path, overrides: list[str] = (), checkpoint_step: int | None = None, **kwargs) -> Path:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
 
 from craftlab.agents.base import AgentConfig
-from craftlab.agents.networks import NetworkConfig
+from craftlab.agents.networks import NetworkConfig, is_image_space
 from craftlab.core.config import require
+
+if TYPE_CHECKING:  # pragma: no cover
+    import gymnasium as gym
 
 
 @dataclass
@@ -47,6 +51,20 @@ class OnPolicyConfig(AgentConfig):
     checkpoint), a checkpoint folder, or an agent.pt file, e.g. a BC run's for
     fine-tuning; parameters whose names and shapes match are copied, the rest
     (e.g. a value head BC never had) keep their fresh initialisation"""
+
+    def rollout_steps(self) -> tuple[str, int]:
+        """``("algo.num_steps", steps per env between updates)``: the run refuses a
+        rollout larger than its budget (craftlab.runs.run_config)."""
+        return "algo.num_steps", self.num_steps
+
+    def rollout_memory_bytes(self, observation_space: "gym.Space", action_space: "gym.Space", num_envs: int) -> int:
+        """Bytes of the rollout buffer (:class:`~craftlab.agents.on_policy.buffers.RolloutBuffer`),
+        checked against free memory before it is allocated: per step and env, the
+        observation (uint8 images, else float32), the action (int64 or float32[act_dim])
+        and seven float32 scalars (log-prob, reward, done, episode start, value, advantage, return)."""
+        obs_bytes = math.prod(observation_space.shape or (1,)) * (1 if is_image_space(observation_space) else 4)
+        action_bytes = 8 if not action_space.shape else 4 * math.prod(action_space.shape)
+        return self.num_steps * num_envs * (obs_bytes + action_bytes + 7 * 4)
 
     def validate(self) -> None:
         require(self.num_steps >= 1, "num_steps", "must be >= 1")

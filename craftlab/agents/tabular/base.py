@@ -30,7 +30,7 @@ from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from craftlab.agents.tabular import planning
 from craftlab.agents.tabular.display import save_values
 from craftlab.agents.tabular.planning import TabularModel
-from craftlab.core.config import require
+from craftlab.core.config import ConfigError, require
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -201,14 +201,28 @@ class StateIndex:
         return index
 
 
+def is_table_space(space: gym.Space) -> bool:
+    """Whether :class:`StateIndex` can number the observations of ``space``."""
+    return isinstance(space, gym.spaces.Discrete) or (
+        isinstance(space, gym.spaces.Tuple) and all(isinstance(s, gym.spaces.Discrete) for s in space.spaces))
+
+
 class TabularAgent(EpisodicAgent):
     """An episodic agent whose states index tables (``Discrete`` actions only)."""
 
     def __init__(self, config: TabularConfig, envs: "EnvFactory", device: torch.device | str = "cpu", seed: int = 0):
+        # checked before the env is built: a table needs countable states and actions
+        if not is_table_space(envs.observation_space):
+            raise ConfigError(
+                f"algorithm '{self.name}' is tabular: it needs Discrete (or Tuple of Discrete) observations, but "
+                f"env '{envs.id}' gives {envs.observation_space}; pick a tabular env such as "
+                "tabular/windy_gridworld or FrozenLake-v1, or a deep agent such as ppo (python train.py list)")
+        if not isinstance(envs.action_space, gym.spaces.Discrete):
+            raise ConfigError(
+                f"algorithm '{self.name}' is tabular: it needs a Discrete action space, but env '{envs.id}' has "
+                f"{envs.action_space}; pick an env with discrete actions or a deep agent such as ppo")
         super().__init__(config, envs, device, seed)
         self.index = StateIndex(self.observation_space)
-        if not isinstance(self.action_space, gym.spaces.Discrete):
-            raise TypeError(f"tabular agents need a Discrete action space, got {self.action_space}")
         self.n_states = self.index.n
         self.n_actions = int(self.action_space.n)
 
