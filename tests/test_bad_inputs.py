@@ -176,7 +176,16 @@ CASES = [
     ),
     Case(
         "Crafter rollout buffer (15.8 GB) larger than the available memory (8 GB)",
-        lambda t: [str(CRAFTER), *QUIET, "--set", "train.num_envs=10000", "--set", "train.total_timesteps=2e9"],
+        lambda t: [
+            str(CRAFTER),
+            *QUIET,
+            "--device",
+            "cpu",
+            "--set",
+            "train.num_envs=10000",
+            "--set",
+            "train.total_timesteps=2e9",
+        ],
         (
             "rollout buffer needs 15.8 GB",
             "algo.num_steps=128 x train.num_envs=10000",
@@ -306,6 +315,32 @@ def test_memory_estimate_uses_memavailable_and_names_the_figure(tmp_path, monkey
         ]
     )
     assert_one_error_line(code, capsys.readouterr().err, ("needs 1.6 GB", "only 1.0 GB"))
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_rollout_on_the_gpu_is_checked_against_free_gpu_memory(tmp_path, monkeypatch, capsys):
+    """craftlab's rollout buffer lives on the device: 4096 x 20000 Crafter steps
+    (12,324 bytes each, 1009.6 GB) against the GPU's free memory, not the machine's."""
+    free = torch.cuda.mem_get_info()[0]
+    assert training.available_memory_bytes(torch.device("cuda")) == pytest.approx(free, rel=0.05)
+    monkeypatch.chdir(tmp_path)
+    code = main(
+        [
+            str(CRAFTER),
+            "--device",
+            "cuda",
+            "--set",
+            "algo.num_steps=4096",
+            "--set",
+            "train.num_envs=20000",
+            "--set",
+            "train.total_timesteps=1e9",
+            "--run-dir",
+            "run",
+        ]
+    )
+    assert_one_error_line(code, capsys.readouterr().err, ("needs 1009.6 GB", "of GPU memory is available"))
     assert not (tmp_path / "run").exists()
 
 

@@ -57,6 +57,8 @@ class SB3Config(AgentConfig):
     """``"module:Class"`` of the SB3 algorithm"""
     action_spaces: ClassVar[tuple[type[gym.Space], ...]] = ()
     """the action spaces the SB3 algorithm supports; empty: any"""
+    rollout_in_host_memory: ClassVar[bool] = True
+    """SB3's rollout buffer is numpy: it takes host memory whatever the device (see rollout_memory_bytes)"""
 
     def validate(self) -> None:
         cls = load_sb3_class(self.sb3_class)
