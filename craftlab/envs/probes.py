@@ -13,6 +13,7 @@ id                                          what it checks                      
 ``probe/image_observation_action_reward``   the same through a CNN on uint8 images a = bright side, V = 1
 ``probe/memory``                            recurrence: act on a cue seen earlier  a = cue, V(s0) = gamma^k
 ``probe/sparse_corridor``                   exploration (RND): a far, sparse goal  reach the end: return 1
+``probe/maximization_bias``                 overestimation of max-based targets    Q(A, left) = -0.1 gamma
 ==========================================  =====================================  =========================
 
 All are episodic with at most a few steps; observations are ``float32`` vectors
@@ -213,3 +214,44 @@ class SparseCorridor(gym.Env):
         self._pos = min(self._pos + 1, self.length - 1) if int(action) == 0 else max(self._pos - 1, 0)
         reached = self._pos == self.length - 1
         return self._observation(), float(reached), reached, (not reached) and self._t >= self.max_steps, {}
+
+
+class MaximizationBias(gym.Env):
+    """Sutton & Barto, Example 6.7 (Figure 6.5): the maximisation-bias MDP.
+
+    Start in state A. Action 0 ("left") moves to state B with reward 0; any other
+    action ("right") ends the episode with reward 0. In B every action ends the
+    episode with a reward drawn from N(``mean``, ``std``^2), -0.1 and 1 by default.
+    Exact: Q(B, b) = mean for every b, Q(A, left) = gamma * mean < 0 = Q(A, right),
+    so the optimal policy goes right. A learner whose targets take the max over
+    noisy estimates of Q(B, .) (Q-learning, DQN) overestimates Q(A, left) and goes
+    left too often; Double Q-learning's targets do not.
+    Observation: the one-hot state ``[A, B]``; actions ``Discrete(n_actions)`` in both."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, n_actions: int = 10, mean: float = -0.1, std: float = 1.0):
+        self.mean, self.std = mean, std
+        self.observation_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+        self.action_space = spaces.Discrete(n_actions)
+
+    @staticmethod
+    def state_obs(state: int) -> np.ndarray:
+        """The observation of state 0 (A) or 1 (B)."""
+        obs = np.zeros(2, dtype=np.float32)
+        obs[state] = 1.0
+        return obs
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        self._state = 0
+        return self.state_obs(0), {}
+
+    def step(self, action: Any):
+        if self._state == 0:
+            if int(action) == 0:  # left, to B
+                self._state = 1
+                return self.state_obs(1), 0.0, False, False, {}
+            return self.state_obs(0), 0.0, True, False, {}  # right: the end
+        reward = float(self.np_random.normal(self.mean, self.std))
+        return self.state_obs(1), reward, True, False, {}

@@ -164,6 +164,8 @@ register_env("probe/image_observation_action_reward", "craftlab.envs.probes:Imag
 register_env("probe/memory", "craftlab.envs.probes:Memory", "probe: act on a cue seen `delay` steps earlier (needs an LSTM)")
 register_env("probe/sparse_corridor", "craftlab.envs.probes:SparseCorridor",
              "probe: sparse reward at the far end of a corridor, random walk almost never gets there (RND)")
+register_env("probe/maximization_bias", "craftlab.envs.probes:MaximizationBias",
+             "probe: S&B Example 6.7, A -> B with N(-0.1, 1) rewards; Q(A, left) = -0.1 gamma (max-based targets overestimate)")
 
 # --- a voxel world with MineRL's interface (envs/voxel/; 'voxel/<MineRL id>', no Minecraft) ---
 from craftlab.envs.voxel.ids import register_voxel  # noqa: E402  (import-cheap: no numpy, no numba)
