@@ -1,10 +1,14 @@
-"""Checkpoints: atomic writes, clear errors for a checkpoint of another algorithm or env."""
+"""Checkpoints: atomic writes, crash leftovers cleaned, clear errors for a checkpoint of another algorithm or env."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
 
-from craftlab.core.checkpoint import CheckpointError, Checkpointer, load_into
+from craftlab.core.checkpoint import Checkpointer, CheckpointError, load_into
 from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import build_agent
 
@@ -85,3 +89,69 @@ def test_keep_prunes_old_checkpoints(tmp_path):
         agent.learn(steps)
         ckpt.save(agent)
     assert [c.step for c in ckpt.list()] == [32, 48]
+
+
+def test_a_crash_while_pruning_leaves_no_half_deleted_checkpoint(tmp_path, monkeypatch):
+    """Pruning renames a checkpoint to .old-* before deleting it: killed mid-delete,
+    no step_* folder is left half-deleted, and cleanup removes the rest."""
+    agent = make_agent()
+    ckpt = Checkpointer(tmp_path, keep=2)
+    for steps in (16, 32):
+        agent.learn(steps)
+        ckpt.save(agent)
+
+    def killed_mid_delete(path, ignore_errors=False):
+        (Path(path) / "meta.json").unlink()  # the deletion got this far
+        raise KeyboardInterrupt  # when the process died
+
+    agent.learn(48)
+    monkeypatch.setattr(shutil, "rmtree", killed_mid_delete)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save(agent)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.glob("step_*")) == ["step_0000000032", "step_0000000048"]
+    assert ckpt.cleanup() == [f"removed .old-step_0000000016-{os.getpid()}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "step_0000000032", "step_0000000048"]
+
+
+def test_cleanup_removes_crash_leftovers_and_nothing_else(tmp_path):
+    agent = make_agent()
+    ckpt = Checkpointer(tmp_path / "checkpoints", keep=0)
+    for steps in (16, 32):
+        agent.learn(steps)
+        ckpt.save(agent)
+    folder = ckpt.directory
+    (folder / ".tmp-step_0000000048-999").mkdir()  # a save cut short
+    (folder / ".tmp-step_0000000048-999" / "agent.pt").write_bytes(b"half a file")
+    (folder / ".old-step_0000000008-999").mkdir()  # a prune cut short
+    (folder / ".latest.tmp-999").write_text("step_")  # a cut-short replacement of latest
+    (folder / "step_0000000010").mkdir()  # a deletion (older code) cut short: meta.json already gone
+    (folder / "step_0000000010" / "agent.pt").write_bytes(b"weights")
+    # not leftovers: the user's files, a newest step_* without meta.json (reported, not deleted),
+    # and anything outside the checkpoints folder
+    (folder / "notes.txt").write_text("mine")
+    (folder / ".tmp-mine").mkdir()
+    (folder / "step_0000000064").mkdir()
+    (tmp_path / ".tmp-step_0000000001-1").mkdir()
+    done = ckpt.cleanup()
+    assert len(done) == 4, done
+    assert sorted(p.name for p in folder.iterdir()) == [".tmp-mine", "latest", "notes.txt", "step_0000000016",
+                                                        "step_0000000032", "step_0000000064"]
+    assert (tmp_path / ".tmp-step_0000000001-1").exists()
+    assert ckpt.latest().step == 32
+    assert ckpt.cleanup() == []
+
+
+def test_cleanup_puts_back_a_checkpoint_whose_replacement_never_arrived(tmp_path):
+    """A crash while re-saving a step (the old folder renamed away, the new one not
+    in place yet) would leave ``latest`` naming nothing: cleanup restores it."""
+    agent = make_agent()
+    ckpt = Checkpointer(tmp_path)
+    agent.learn(32)
+    ckpt.save(agent)
+    (tmp_path / "step_0000000032").rename(tmp_path / ".old-step_0000000032-999")
+    (tmp_path / ".tmp-step_0000000032-999").mkdir()
+    assert ckpt.latest() is None
+    assert ckpt.cleanup() == ["removed .tmp-step_0000000032-999", "restored step_0000000032 from .old-step_0000000032-999"]
+    assert ckpt.latest().step == 32
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "step_0000000032"]

@@ -65,12 +65,13 @@ class RunContext:
         intervals are crossed. Returns False when the agent should stop."""
         if self.logger is not None:
             self.logger.progress(num_timesteps)
-        if num_timesteps >= self._next_checkpoint and self.agent is not None:
-            self.save_checkpoint()
-            self._next_checkpoint = self._next(num_timesteps, self.checkpoint_interval)
+        # Evaluate first: everything logged at a checkpoint's step is on disk before the checkpoint.
         if num_timesteps >= self._next_eval and self.agent is not None and self.evaluate is not None:
             self.evaluate(self.agent, num_timesteps)
             self._next_eval = self._next(num_timesteps, self.eval_interval)
+        if num_timesteps >= self._next_checkpoint and self.agent is not None:
+            self.save_checkpoint()
+            self._next_checkpoint = self._next(num_timesteps, self.checkpoint_interval)
         return not self.interrupted and (self.total_timesteps <= 0 or num_timesteps < self.total_timesteps)
 
     def log(self, num_timesteps: int, scalars: dict[str, float]) -> None:
@@ -92,11 +93,16 @@ class RunContext:
     # ------------------------------------------------------------ checkpoints
 
     def save_checkpoint(self) -> Path | None:
+        """Save the agent at its current step. The episode record and TensorBoard
+        are put on disk first (``RunLogger.sync``), and ``meta.json`` counts the
+        episodes, so a crash right after cannot leave a checkpoint that counts on
+        lines the record lost (resume checks the count)."""
         if self.checkpointer is None or self.agent is None:
             return None
-        episodes = self.logger.episode_count if self.logger is not None else 0
-        path = self.checkpointer.save(self.agent, {"episodes": episodes})
+        episodes = 0
         if self.logger is not None:
-            self.logger.flush()
+            self.logger.sync()
+            episodes = self.logger.episode_count
+        path = self.checkpointer.save(self.agent, {"episodes": episodes})
         log.info("checkpoint saved: %s", path)
         return path

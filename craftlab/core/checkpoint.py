@@ -14,6 +14,8 @@ flushed to disk, and only then is the folder renamed to ``step_N`` (a rename is
 atomic on POSIX and Windows) and ``latest`` replaced (``os.replace``, atomic).
 A crash mid-save leaves at worst a stray ``.tmp-*`` folder, never a half-written
 checkpoint under a real name, and ``latest`` always names a complete one.
+Pruned checkpoints are renamed to ``.old-*`` before they are deleted, and
+:meth:`Checkpointer.cleanup` (run at each start and resume) removes such leftovers.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Checkpointable(Protocol):
     """What the checkpointer needs of an agent (craftlab.agents.base.Agent has it all)."""
 
     name: str
+
     num_timesteps: int
     observation_space: gym.Space
     action_space: gym.Space
@@ -69,12 +72,18 @@ class CheckpointInfo:
 def _fsync_tree(path: Path) -> None:
     for file in path.rglob("*"):
         if file.is_file():
-            with open(file, "rb") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(path)
+            fsync_file(file)
+    fsync_dir(path)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Put ``path``'s data on disk (written through any file handle: fsync works on the file)."""
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    """Put ``path``'s entries (files created, renamed, removed in it) on disk."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # Windows cannot open directories
@@ -93,7 +102,7 @@ def write_text_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 class Checkpointer:
@@ -132,17 +141,62 @@ class Checkpointer:
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.rename(final)
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         write_text_atomic(self.directory / LATEST_FILE, final.name + "\n")
         self._prune()
         return final
 
     def _prune(self) -> None:
+        """Delete all but the newest ``keep`` checkpoints. Each is first renamed to
+        ``.old-step_N-<pid>`` (atomic), then deleted: a crash mid-delete leaves a
+        hidden folder for :meth:`cleanup`, never a half-deleted ``step_N``."""
         if self.keep <= 0:
             return
         complete = self.list()
         for info in complete[: -self.keep]:
-            shutil.rmtree(info.path, ignore_errors=True)
+            old = self.directory / f".old-{info.path.name}-{os.getpid()}"
+            info.path.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+
+    def cleanup(self) -> list[str]:
+        """Remove what a crash left in the checkpoints folder, and nothing else:
+        ``.tmp-*`` folders of unfinished saves, ``.old-*`` folders of replaced or
+        pruned checkpoints, a half-replaced ``latest``, and ``step_*`` folders an
+        interrupted prune emptied (no ``meta.json``, older than the newest complete
+        checkpoint). A replaced checkpoint that ``latest`` names and whose
+        replacement never arrived is put back instead. Called at the start of every
+        run and resume; returns what it did, one line per folder or file."""
+        if not self.directory.is_dir():
+            return []
+        done = []
+        pointer = self.directory / LATEST_FILE
+        latest_name = pointer.read_text().strip() if pointer.is_file() else None
+        for old in sorted(self.directory.glob(".old-step_*")):
+            name = old.name[len(".old-"):].rsplit("-", 1)[0]  # .old-step_N-<pid> -> step_N
+            if name == latest_name and not (self.directory / name).exists() and read_meta(old) is not None:
+                try:
+                    old.rename(self.directory / name)
+                except OSError:  # a read-only folder: left as it is
+                    continue
+                done.append(f"restored {name} from {old.name}")
+        for stray in [*self.directory.glob(".tmp-step_*"), *self.directory.glob(".old-step_*")]:
+            shutil.rmtree(stray, ignore_errors=True)
+            done.append(f"removed {stray.name}")
+        for stray in self.directory.glob(f".{LATEST_FILE}.tmp-*"):  # write_text_atomic's temporary file
+            try:
+                stray.unlink()
+            except OSError:
+                continue
+            done.append(f"removed {stray.name}")
+        complete = self.list()
+        for path in self.directory.glob("step_*"):  # zero-padded: names sort like steps
+            if (complete and path.is_dir() and not (path / META_FILE).exists()
+                    and path.name < complete[-1].path.name):
+                shutil.rmtree(path, ignore_errors=True)
+                done.append(f"removed {path.name} (no {META_FILE}: a deletion cut short)")
+        if done:
+            fsync_dir(self.directory)
+        return sorted(done)
 
     def list(self) -> list[CheckpointInfo]:
         """Complete checkpoints, oldest first."""

@@ -15,22 +15,35 @@ Tag scheme (the same for every agent; SB3's keys are mapped onto it):
 
 Every finished episode is also appended to ``episodes.jsonl`` in the run folder
 (step, return, length, achievement counts): the raw material of the Crafter
-protocol and of reports. On resume the file is cut back to the checkpoint's
-step, and TensorBoard's ``purge_step`` drops events written after it, so both
-continue as if the run had never stopped.
+protocol and of reports.
+
+Crashes (kill -9 at any moment) lose nothing a checkpoint counts on:
+
+- before each checkpoint, :meth:`RunLogger.sync` puts every episode line and
+  TensorBoard point logged so far on disk (flush + fsync), so a checkpoint at
+  step N never names an episode or a point at a step <= N that a crash could
+  still lose (its ``meta.json`` counts the episodes; resume checks them);
+- on resume ``episodes.jsonl`` (and ``eval/evaluations.jsonl``) is cut back to
+  the checkpoint's step through a temporary file renamed over it: killed at
+  any moment, it holds the old lines or the new ones, never fewer;
+- TensorBoard's ``purge_step`` is one past the checkpoint: it hides the events
+  written after the checkpoint and keeps those at its step;
+- a fresh start (step 0) in a folder that a dead attempt wrote to drops that
+  attempt's episode lines and event files, so no step appears twice.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
 
+from craftlab.core.checkpoint import fsync_dir, fsync_file, write_text_atomic
 from craftlab.core.metrics import EpisodeMetrics
 from craftlab.core.run_dir import RunDir
-
 
 
 class RunLogger:
@@ -58,15 +71,22 @@ class RunLogger:
         self.writer = None
         self._episodes_fh = None
         if self.run_dir is not None:
+            run = RunDir(self.run_dir)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._restore_episodes(start_step)
-            self._episodes_fh = open(RunDir(self.run_dir).episodes, "a")
+            cut_jsonl(run.evaluations, start_step)
+            self._episodes_fh = open(run.episodes, "a")
+            if start_step == 0:  # a fresh start: a dead attempt's curves are not this run's
+                for stale in run.tensorboard_files():
+                    stale.unlink()
             if tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
-                # purge_step: on resume, events after the checkpoint are dropped,
-                # so the curves continue at the right step instead of doubling back.
-                self.writer = SummaryWriter(str(self.run_dir), purge_step=start_step if start_step > 0 else None)
+                _wait_for_a_later_event_file_name(run)
+                # purge_step: on resume, TensorBoard hides the events at steps >= purge_step
+                # written before, i.e. after the checkpoint; those at the checkpoint's own step
+                # were logged (and synced) before it was saved, so they stay.
+                self.writer = SummaryWriter(str(self.run_dir), purge_step=start_step + 1 if start_step > 0 else None)
         self.bar = None
         if progress_bar:
             from tqdm import tqdm
@@ -77,20 +97,10 @@ class RunLogger:
     # ------------------------------------------------------------------ episodes
 
     def _restore_episodes(self, start_step: int) -> None:
-        """Re-read ``episodes.jsonl`` up to ``start_step`` (resume), dropping later lines."""
-        path = RunDir(self.run_dir).episodes  # type: ignore[arg-type]
-        if not path.exists():
-            return
-        kept = []
-        for line in path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:  # a line cut by a crash
-                continue
-            if record.get("step", 0) <= start_step:
-                kept.append(line)
-                self._count_episode(record)
-        path.write_text("".join(k + "\n" for k in kept))
+        """Keep and count the episodes of ``episodes.jsonl`` up to ``start_step`` (the
+        checkpoint resumed from); later lines and lines cut by a crash are dropped."""
+        for record in cut_jsonl(RunDir(self.run_dir).episodes, start_step):  # type: ignore[arg-type]
+            self._count_episode(record)
 
     def _count_episode(self, record: dict[str, Any]) -> None:
         self.episode_count += 1
@@ -136,19 +146,75 @@ class RunLogger:
         if self.bar is not None:
             self.bar.update(max(0, step - self.bar.n))
 
+    def _log_pending_sps(self) -> None:
+        """SPS at the last step seen, which the rate limit may have skipped."""
+        if self._last_step > self._last_sps_step:
+            elapsed = max(time.perf_counter() - self._start_time, 1e-9)
+            self.scalar("charts/SPS", (self._last_step - self.start_step) / elapsed, self._last_step)
+            self._last_sps_step = self._last_step
+
     def flush(self) -> None:
         if self.writer is not None:
             self.writer.flush()
         if self._episodes_fh is not None:
             self._episodes_fh.flush()
 
+    def sync(self) -> None:
+        """Put everything logged so far on disk: flush and fsync the episode record and
+        the TensorBoard files. Called before each checkpoint is saved, so that a crash
+        after the checkpoint exists cannot lose an episode or a point it counts on."""
+        self._log_pending_sps()  # the checkpoint's step gets its SPS point before, not after
+        self.flush()
+        if self._episodes_fh is not None:
+            os.fsync(self._episodes_fh.fileno())
+        if self.run_dir is not None:
+            if self.writer is not None:
+                for path in RunDir(self.run_dir).tensorboard_files():  # no-ops but for this run's file
+                    fsync_file(path)
+            fsync_dir(self.run_dir)
+
     def close(self) -> None:
-        if self._last_step > self._last_sps_step:  # the final SPS, which the rate limit may have skipped
-            elapsed = max(time.perf_counter() - self._start_time, 1e-9)
-            self.scalar("charts/SPS", (self._last_step - self.start_step) / elapsed, self._last_step)
+        self._log_pending_sps()
         if self.bar is not None:
             self.bar.close()
         if self.writer is not None:
             self.writer.close()
         if self._episodes_fh is not None:
             self._episodes_fh.close()
+
+
+def cut_jsonl(path: Path, step: int) -> list[dict[str, Any]]:
+    """Cut a JSON-lines record (``{"step": ...}`` per line) back to its lines at
+    steps <= ``step``, and return their records. A line cut by a crash is dropped.
+    The file is rewritten only when something goes, through a temporary file
+    renamed over it (:func:`write_text_atomic`): killed at any moment, it holds
+    the old lines or the new ones, never fewer."""
+    for stray in path.parent.glob(f".{path.name}.tmp-*"):  # left by a crash in an earlier cut
+        stray.unlink(missing_ok=True)
+    if not path.exists():
+        return []
+    text = path.read_text()
+    kept, records = [], []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut by a crash
+            continue
+        if isinstance(record, dict) and record.get("step", 0) <= step:
+            kept.append(line)
+            records.append(record)
+    new_text = "".join(line + "\n" for line in kept)
+    if new_text != text:
+        write_text_atomic(path, new_text)
+    return records
+
+
+def _wait_for_a_later_event_file_name(run: RunDir) -> None:
+    """TensorBoard reads a folder's event files in name order, and a name starts
+    with the second it was created in: wait (a second at most) until a new file
+    sorts after one a dead attempt created in the same second, so that its
+    ``purge_step`` applies to that file's events."""
+    seconds = [int(part) for part in (p.name.split(".")[3] for p in run.tensorboard_files()) if part.isdigit()]
+    deadline = time.monotonic() + 1.5  # a file from the future (clock moved back) is not waited for
+    while seconds and int(time.time()) <= max(seconds) and time.monotonic() < deadline:
+        time.sleep(0.05)

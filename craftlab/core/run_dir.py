@@ -27,6 +27,7 @@ SUMMARY_FILE = "summary.json"
 CHECKPOINTS_DIR = "checkpoints"
 EVAL_DIR = "eval"
 EVALUATIONS_FILE = "evaluations.jsonl"
+TENSORBOARD_PREFIX = "events.out.tfevents."
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class RunDir:
     def evaluations(self) -> Path:
         """``eval/evaluations.jsonl``: periodic evaluations during training"""
         return self.path / EVAL_DIR / EVALUATIONS_FILE
+
+    def tensorboard_files(self) -> list[Path]:
+        """``events.out.tfevents.*``: TensorBoard's event files, in the (name) order TensorBoard reads them"""
+        return sorted(self.path.glob(TENSORBOARD_PREFIX + "*"))
 
     @property
     def values_text(self) -> Path:

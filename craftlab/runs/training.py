@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 import torch
 
-from craftlab.core.checkpoint import Checkpointer, load_with_fallback
+from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_with_fallback
 from craftlab.core.config import ConfigError, RunConfig, save_run_config
 from craftlab.core.errors import UserError
 from craftlab.runs.run_config import check_python_interpreter, load_run_config
@@ -205,6 +205,7 @@ def train(
     continue from the run folder's latest checkpoint. Returns the run folder."""
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
     checkpointer = Checkpointer(RunDir(run_dir).checkpoints, keep=config.train.keep_checkpoints)
+    cleaned = checkpointer.cleanup()  # what a crash left: .tmp-* and .old-* folders, half-deleted step_*
     if not resume and checkpointer.latest() is not None:
         raise FileExistsError(
             f"run folder '{run_dir}' already holds checkpoints; continue it with "
@@ -238,12 +239,16 @@ def train(
             log.info("resumed from %s at step %d", info.path, start)
         else:
             log.info("new run: %s", run_dir)
+        for line in cleaned:
+            log.info("checkpoints folder: %s", line)
         save_run_config(config, RunDir(run_dir).config)  # on resume: with any --set changes
         log.info("algorithm %s, env %s, device %s, %d env(s), %d steps", config.algo.name, config.env.id,
                  agent.device, config.train.num_envs, config.train.total_timesteps)
 
         logger = RunLogger(run_dir, config.train.total_timesteps, start_step=start,
                            progress_bar=config.train.progress_bar, metrics=episode_metrics(config.env.id))
+        if info is not None:
+            _check_episode_record(logger, info)
         run = RunContext(
             total_timesteps=config.train.total_timesteps,
             logger=logger,
@@ -295,6 +300,17 @@ def resume(run_dir: str | Path, overrides: list[str] = (), checkpoint_step: int 
         raise FileNotFoundError(f"'{run_dir}' is not a run folder (no {CONFIG_FILE}); pass runs/<name>")
     config = load_run_config(RunDir(run_dir).config, overrides)
     return train(config, run_dir, resume=True, checkpoint_step=checkpoint_step, **kwargs)
+
+
+def _check_episode_record(logger: RunLogger, info: CheckpointInfo) -> None:
+    """Warn when ``episodes.jsonl`` holds fewer episodes up to the checkpoint's step
+    than the checkpoint counted (``meta.json``): lines lost (a crash of an older
+    version, or an edited file), so summary.json and scores would undercount."""
+    counted = info.meta.get("episodes")
+    if isinstance(counted, int) and logger.episode_count < counted:
+        _warn(f"'{RunDir(logger.run_dir).episodes}' holds {logger.episode_count} episodes up to step {info.step}, "
+              f"but the checkpoint counted {counted}: {counted - logger.episode_count} lost; episode counts "
+              "and scores of this run will be short by that many")
 
 
 def _install_signal_handlers(run: RunContext) -> Callable[[], None]:
