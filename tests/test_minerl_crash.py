@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 from craftlab.envs.minerl.actions import SerialDiscreteActions

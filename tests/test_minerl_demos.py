@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from craftlab.commands.cli import main
 from craftlab.core.config import EnvConfig, WrapperConfig
 from craftlab.datasets.minerl import DemonstrationDataset, read_trajectory
 
+ROOT = Path(__file__).resolve().parent.parent
 RECIPE = {"always_keys": ["attack"], "reverse_keys": ["forward"], "exclude_keys": ["back", "left", "right", "sneak", "sprint"]}
 # pov colour -> demonstrated action (a function of the pov), and the Discrete(5) index it maps to
 COLOURS = [(230, 30, 30), (30, 200, 30), (30, 30, 230), (230, 230, 30), (230, 30, 230)]
@@ -176,3 +177,18 @@ def test_bc_learns_an_action_that_is_a_function_of_the_pov(tmp_path, monkeypatch
     assert np.array_equal(ppo.act(obs)[0], pred)
     fresh = PPO(PPOConfig(network=NetworkConfig(features=64)), factory, "cpu", seed=0)
     assert not np.array_equal(fresh.act(obs)[0], pred)  # without it, it acts otherwise
+
+
+@pytest.mark.filterwarnings("error:Converting a tensor with requires_grad")
+def test_bc_logs_its_loss_without_a_torch_warning(tmp_path, monkeypatch):
+    """``float(loss)`` on a loss that requires grad warns on every BC run; the warning is an error here."""
+    for i in range(2):
+        write_trajectory(tmp_path / "data", f"v3_w_{i}", steps=40, seed=20 + i)
+    monkeypatch.chdir(ROOT)
+    code = main(["configs/minerl/bc_treechop.yaml", "--device", "cpu", "--run-dir", str(tmp_path / "run"),
+                 "--set", "env.kwargs.standin=true", "--set", f"algo.data_root={tmp_path / 'data'}",
+                 "--set", "algo.batch_size=8", "--set", "algo.shuffle_buffer=32", "--set", "algo.network.features=32",
+                 "--set", "train.total_timesteps=16", "--set", "train.checkpoint_interval=0",
+                 "--set", "train.progress_bar=false"])
+    assert code == 0
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["num_timesteps"] >= 16

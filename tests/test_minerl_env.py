@@ -6,7 +6,6 @@ import importlib.util
 import sys
 import warnings
 
-import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -15,7 +14,7 @@ from craftlab.envs.minerl.adapter import MineRLNotInstalledError, make_minerl
 from craftlab.envs.minerl.ids import ALL_IDS, MINERL_044_IDS, max_episode_steps
 from craftlab.envs.minerl.spaces import NamedDiscrete
 from craftlab.envs.minerl.specs import spec
-from craftlab.envs.minerl.standin import StandInMineRLEnv, make_standin
+from craftlab.envs.minerl.standin import make_standin
 
 
 def _world(env):

@@ -27,7 +27,7 @@ from gymnasium.utils.env_checker import check_env
 from craftlab.commands.cli import main
 from craftlab.core.config import ConfigError
 from craftlab.envs.minerl.adapter import MineRLNotInstalledError, make_minerl
-from craftlab.envs.minerl.remote import SERVER_PATH, RemoteEnvError, RemoteMineRLEnv, ServerDiedError
+from craftlab.envs.minerl.remote import SERVER_PATH, RemoteEnvError, RemoteMineRLEnv
 from craftlab.envs.minerl.spaces import to_gymnasium_space
 from craftlab.envs.minerl.specs import spec
 from craftlab.envs.minerl.standin import make_standin
@@ -123,7 +123,7 @@ def test_remote_standin_equals_in_process_standin(env_id):
     assert remote._max_episode_steps == 120
     rng = np.random.default_rng(0)
     local.action_space.seed(0)
-    episodes, rewards = 0, []
+    episodes, rewards, done = 0, [], False
     try:
         for step in range(300):
             if step == 0 or done:
@@ -284,7 +284,7 @@ class Env(object):
     metadata = {}
     reward_range = (-float("inf"), float("inf"))
 
-def register(id, entry_point, max_episode_steps=None):
+def register(id, entry_point, max_episode_steps=None, **kwargs):  # kwargs: crafter registers its envs too
     _registry[id] = (entry_point, max_episode_steps)
 
 def make(id):
@@ -405,6 +405,84 @@ def _run_fake(python: str, tmp_path: Path, monkeypatch, with_gym: bool) -> None:
 
 def test_real_code_path_with_fake_gym_and_minerl(tmp_path, monkeypatch):
     _run_fake(sys.executable, tmp_path, monkeypatch, with_gym=True)
+
+
+FAKE_MINERL_SESSION = '''
+"""A fake minerl 0.4.4 whose reset starts 'Minecraft' as MineRL 0.4.4 does: a launch script in a
+session of its own (setsid) with a Java child. close() leaves them running. No __version__:
+like minerl 0.4.4's, the version is only in the package metadata."""
+import os, subprocess, sys, time
+import numpy as np
+import gym
+S = gym.spaces
+LAUNCH_SCRIPT = ("import os, subprocess, sys, time; "
+                 "java = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+                 "open(sys.argv[1] + '.tmp', 'w').write('%d %d' % (os.getpid(), java.pid)); "
+                 "os.rename(sys.argv[1] + '.tmp', sys.argv[1]); time.sleep(60)")
+
+class FakeEnv(gym.Env):
+    observation_space = S.Dict({"pov": S.Box(0, 255, (4, 6, 3), np.uint8)})
+    action_space = S.Dict({"attack": S.Discrete(2)})
+
+    def seed(self, seed=None):
+        return [seed]
+
+    def reset(self):
+        pidfile = os.environ["FAKE_MINERL_PIDFILE"]
+        subprocess.Popen([sys.executable, "-c", LAUNCH_SCRIPT, pidfile], start_new_session=True)
+        deadline = time.time() + 30
+        while not os.path.exists(pidfile) and time.time() < deadline:
+            time.sleep(0.01)
+        return {"pov": np.zeros((4, 6, 3), np.uint8)}
+
+    def close(self):
+        pass  # Minecraft keeps running (MineRL's own watcher process kills it ~20 s later)
+
+gym.register("MineRLFake-v0", entry_point=FakeEnv, max_episode_steps=5)
+'''
+
+
+def _fake_minerl_in_its_own_session(tmp_path: Path, with_gym: bool) -> Path:
+    site = tmp_path / "site"
+    for name, text in (("gym", FAKE_GYM if with_gym else None), ("minerl", FAKE_MINERL_SESSION)):
+        if text is not None:
+            (site / name).mkdir(parents=True)
+            (site / name / "__init__.py").write_text(textwrap.dedent(text))
+    (site / "minerl-0.4.4.dist-info").mkdir()
+    (site / "minerl-0.4.4.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: minerl\nVersion: 0.4.4\n")
+    return site
+
+
+@pytest.mark.parametrize("python", [
+    pytest.param(sys.executable, id="this-python"),
+    pytest.param(OTHER_PYTHON, id="other", marks=pytest.mark.skipif(
+        not OTHER_PYTHON, reason="set CRAFTLAB_MINERL_TEST_PYTHON to an old interpreter with gym")),
+])
+@pytest.mark.parametrize("server_dies", [False, True], ids=["close", "server-died-first"])
+def test_close_kills_minecraft_started_in_its_own_session(tmp_path, monkeypatch, server_dies, python):
+    site = _fake_minerl_in_its_own_session(tmp_path, with_gym=python == sys.executable)  # else its real gym
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    pidfile = tmp_path / "minecraft.pids"
+    monkeypatch.setenv("FAKE_MINERL_PIDFILE", str(pidfile))
+    env = RemoteMineRLEnv("MineRLFake-v0", python, start_timeout=60)
+    pids: list[int] = []
+    try:
+        assert env.hello["versions"]["minerl"] == "0.4.4"  # from the metadata (no minerl.__version__)
+        env.reset()
+        pids = [int(p) for p in pidfile.read_text().split()]  # the launch script and its 'Java'
+        assert all(_running(p) for p in pids)
+        assert os.getsid(pids[0]) != os.getsid(env.pid)  # out of reach of a kill of the server's group
+        if server_dies:
+            os.kill(env.pid, signal.SIGKILL)
+            assert not _alive(env.pid) and all(_running(p) for p in pids)  # orphans now
+        env.close()
+        assert not any(_alive(p) for p in pids), "close() must kill what the server started"
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 @pytest.mark.skipif(not OTHER_PYTHON, reason="set CRAFTLAB_MINERL_TEST_PYTHON to an old interpreter with gym")

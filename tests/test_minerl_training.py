@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from craftlab.agents.registry import agent_class
-from craftlab.runs.run_config import load_run_config
 from craftlab.envs.factory import EnvFactory
+from craftlab.runs.run_config import load_run_config
 
 CONFIGS = sorted((Path(__file__).parent.parent / "configs" / "minerl").glob("*.yaml"))
 STANDIN = ["env.kwargs.standin=true", "env.kwargs.crash_recovery.backoff=0"]

@@ -79,7 +79,6 @@ def test_multidiscrete_has_zero_and_both_turns_and_round_trips():
     assert env.dims[-2:] == ["camera_pitch", "camera_yaw"]
     assert env.bins.tolist() == [-10, -5, 0, 5, 10]
     assert list(env.action_space.nvec) == [2] * 8 + [5, 8, 8, 3, 7] + [5, 5]
-    rng = np.random.default_rng(0)
     for _ in range(20):
         a = env.action_space.sample()
         assert np.array_equal(env.reverse_action(env.action(a)), a)

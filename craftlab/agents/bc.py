@@ -28,6 +28,8 @@ from torch.nn import functional as F
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from craftlab.agents.networks import MLP, NetworkConfig, build_encoder
 from craftlab.core.config import require
+from craftlab.datasets.minerl import DemonstrationDataset
+from craftlab.envs.minerl.ids import STANDIN_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -123,9 +125,6 @@ class BehaviourCloning(Agent):
 
     def _dataset(self) -> Any:
         if self.dataset is None:
-            from craftlab.datasets.minerl import DemonstrationDataset
-            from craftlab.envs.minerl.ids import STANDIN_PREFIX
-
             cfg: BCConfig = self.config  # type: ignore[assignment]
             env_cfg = self.envs.config
             minerl_id = cfg.dataset or env_cfg.id.removeprefix(STANDIN_PREFIX)
@@ -165,7 +164,7 @@ class BehaviourCloning(Agent):
             self.num_timesteps += len(batch)
             self.updates += 1
             if run is not None:
-                run.log(self.num_timesteps, {"losses/bc_loss": float(loss), "losses/bc_accuracy": acc})
+                run.log(self.num_timesteps, {"losses/bc_loss": loss.item(), "losses/bc_accuracy": acc})
                 if not run.on_step(self.num_timesteps):
                     break
         if run is not None and data.action_counts:

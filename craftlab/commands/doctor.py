@@ -1,7 +1,8 @@
 """``python train.py doctor``: is this machine ready to train in real Minecraft?
 
-Reports Python, torch and CUDA, Java (MineRL needs JDK 8), the ``minerl``
-package and its version, a display (or ``xvfb-run`` for headless machines) and
+Reports Python, torch and CUDA, Java (MineRL needs a JDK 8: the one its Gradle
+build runs, ``$JAVA_HOME/bin/java`` or else ``java`` on PATH, and ``java`` on PATH,
+which starts a built Minecraft), the ``minerl`` package and its version, a display (or ``xvfb-run`` for headless machines) and
 the MineRL data root. Returns 0 when MineRL can run, 1 otherwise (craftlab's
 own environments need none of this).
 """
@@ -17,29 +18,64 @@ import subprocess
 import sys
 from pathlib import Path
 
+from craftlab.envs.minerl.adapter import minerl_version
+from craftlab.envs.minerl.remote import SERVER_PATH
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
-def _java() -> tuple[str, str]:
-    java = shutil.which("java")
-    if java is None:
-        return FAIL, "java not found: install a JDK 8 (e.g. apt-get install openjdk-8-jdk) and put it on PATH"
+def _java_version(java: str) -> tuple[int | None, str]:
+    """``(major version, first line of java -version)``; major None if it cannot be read."""
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
         text = (out.stderr or out.stdout).strip()
     except Exception as exc:  # noqa: BLE001
-        return FAIL, f"{java} -version failed: {exc}"
+        return None, f"`{java} -version` failed: {exc}"
     first = text.splitlines()[0] if text else "?"
     m = re.search(r'version "(\d+)(?:\.(\d+))?', text)
-    major = None
-    if m:
-        major = int(m.group(2)) if m.group(1) == "1" and m.group(2) else int(m.group(1))
-    javac = shutil.which("javac")
+    if not m:
+        return None, first
+    return (int(m.group(2)) if m.group(1) == "1" and m.group(2) else int(m.group(1))), first
+
+
+def _java() -> tuple[str, str]:
+    """The Java MineRL uses. Its Gradle build (``gradlew``: on ``pip install``, and by the
+    launch script while Minecraft is not built) runs ``$JAVA_HOME/bin/java`` when
+    JAVA_HOME is set, else ``java`` on PATH; the launch script starts a built
+    Minecraft with ``java`` on PATH. Both must be a JDK 8."""
+    home = os.environ.get("JAVA_HOME")
+    on_path = shutil.which("java")
+    if home:
+        java = str(Path(home) / "bin" / "java")
+        which = f"JAVA_HOME={home}, used by MineRL's Gradle build"
+        if not os.access(java, os.X_OK):
+            return FAIL, (f"JAVA_HOME={home} has no bin/java (Gradle fails with 'JAVA_HOME is set to an invalid "
+                          "directory'): point JAVA_HOME at a JDK 8, e.g. /usr/lib/jvm/java-8-openjdk-amd64")
+        javac = Path(home) / "bin" / "javac"
+        has_javac = os.access(javac, os.X_OK)
+    else:
+        if on_path is None:
+            return FAIL, ("no java: JAVA_HOME is unset and there is no java on PATH; install a JDK 8 (e.g. "
+                          "apt-get install openjdk-8-jdk) and set JAVA_HOME to it")
+        java = on_path
+        which = "java on PATH, JAVA_HOME unset"
+        has_javac = shutil.which("javac") is not None
+    major, first = _java_version(java)
     if major != 8:
-        return FAIL, f"{first} ({java}): MineRL needs JDK 8, not {major}; select it with update-alternatives or JAVA_HOME"
-    if javac is None:
-        return FAIL, f"{first}: a JRE only; MineRL's gradle build needs the JDK 8 (javac)"
-    return OK, f"{first} ({java}, javac present)"
+        return FAIL, (f"{first} ({java}; {which}): MineRL needs a JDK 8, not {major}; "
+                      + ("set JAVA_HOME to a JDK 8" if home else "select it with update-alternatives or set JAVA_HOME"))
+    if not has_javac:
+        return FAIL, f"{first} ({java}; {which}): a JRE only, no javac; MineRL's Gradle build needs the JDK 8"
+    if home:  # the launch script starts the built Minecraft with `java` from PATH
+        if on_path is None:
+            return FAIL, (f"{first} ({java}; {which}), but no java on PATH, which MineRL's launch script runs "
+                          "once Minecraft is built: add $JAVA_HOME/bin to PATH")
+        if Path(on_path).resolve() != Path(java).resolve():
+            path_major, path_first = _java_version(on_path)
+            if path_major != 8:
+                return FAIL, (f"{first} ({java}; {which}), but java on PATH is {path_first} ({on_path}), which "
+                              "MineRL's launch script runs once Minecraft is built: put $JAVA_HOME/bin first on PATH")
+    return OK, f"{first} ({java}; {which}; javac present)"
 
 
 def _display() -> tuple[str, str]:
@@ -52,29 +88,29 @@ def _display() -> tuple[str, str]:
 
 
 def _minerl() -> tuple[str, str]:
-    from craftlab.envs.minerl.adapter import minerl_version
-
     version = minerl_version()
-    if version is None:
-        return FAIL, "minerl not installed: see docs/minerl.md (pip install minerl==0.4.4, needs JDK 8)"
     try:
-        import minerl  # noqa: F401
+        import minerl
     except Exception as exc:  # noqa: BLE001
+        if version is None:
+            return FAIL, "minerl not installed: see docs/minerl.md (pip install minerl==0.4.4, needs JDK 8)"
         return FAIL, f"minerl {version} installed but does not import: {type(exc).__name__}: {exc}"
+    version = version or getattr(minerl, "__version__", "?")
     try:
         import gym
 
-        gym_version = gym.__version__
+        gym_version = minerl_version("gym") or getattr(gym, "__version__", "?")
     except Exception:  # noqa: BLE001
         gym_version = "missing"
     return OK, f"minerl {version} imports (gym {gym_version})"
 
 
 def _minerl_in(python: str) -> tuple[str, str]:
-    """minerl in another interpreter (``env.kwargs.python``): import it there."""
-    import subprocess
-
-    code = "import minerl, gym, sys; print(getattr(minerl, '__version__', '?'), gym.__version__, sys.version.split()[0])"
+    """minerl in another interpreter (``env.kwargs.python``): import it there. The
+    versions come from the server script's ``package_version`` (the installed
+    metadata: minerl 0.4.4 has no ``__version__``)."""
+    code = (f"import sys, runpy; import minerl, gym; v = runpy.run_path({str(SERVER_PATH)!r})['package_version']; "
+            "print(v('minerl', minerl), v('gym', gym), sys.version.split()[0])")
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -82,7 +118,7 @@ def _minerl_in(python: str) -> tuple[str, str]:
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
         return FAIL, f"minerl does not import in {python}: {last}"
-    version, gym_version, py = out.stdout.split()
+    version, gym_version, py = (out.stdout.strip().splitlines() or ["? ? ?"])[-1].split()  # minerl may print
     return OK, f"minerl {version} imports in {python} (Python {py}, gym {gym_version}); use env.kwargs.python: {python}"
 
 

@@ -37,7 +37,8 @@ import gymnasium as gym
 class Checkpointable(Protocol):
     """What the checkpointer needs of an agent (craftlab.agents.base.Agent has it all)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     num_timesteps: int
     observation_space: gym.Space

@@ -11,6 +11,7 @@ Modules, one job each (none imports ``minerl`` or ``gym`` at import time):
 * :mod:`craftlab.envs.minerl.actions` -- Dict action -> Discrete / MultiDiscrete / k-means wrappers.
 * :mod:`craftlab.envs.minerl.observations` -- pov-only, pov+vector, grayscale/resize, frame skip/stack.
 * :mod:`craftlab.envs.minerl.crash` -- crash and hang recovery.
+* :mod:`craftlab.envs.minerl.launch` -- a Minecraft that cannot start: one line of diagnosis, the log in a file.
 * :mod:`craftlab.envs.minerl.remote` -- a MineRL env in another Python interpreter (``env.kwargs.python``),
   served by ``envs/minerl/server.py`` (a standalone Python 3.7+ script, run by that interpreter).
 

@@ -21,6 +21,12 @@ for 0.4.4 and gym<=0.23.1 for 1.0 work):
 * A socket failure (``info["error"]``, MineRL returns a random observation)
   ends the episode as truncated with ``info["minerl_error"]``, which
   :class:`craftlab.envs.minerl.crash.CrashRecovery` treats as a crash.
+* MineRL starts Minecraft at the first ``reset``; if that reset fails,
+  Minecraft could not start, a set-up problem: the adapter of a real MineRL
+  env (here or behind ``python``; not the stand-in) raises
+  :class:`~craftlab.envs.minerl.launch.MinecraftLaunchError` (one line of
+  diagnosis, the full log written to a file), which crash recovery does not
+  retry. Later failures (after a restart too) are ordinary crashes.
 * Spaces and values are converted by :mod:`craftlab.envs.minerl.spaces`.
 """
 
@@ -36,8 +42,12 @@ import gymnasium as gym
 import numpy as np
 
 from craftlab.core.config import ConfigError
+from craftlab.envs.minerl.crash import CrashRecovery
 from craftlab.envs.minerl.ids import STANDIN_PREFIX
+from craftlab.envs.minerl.launch import MinecraftLaunchError, launch_error
+from craftlab.envs.minerl.remote import RemoteMineRLEnv
 from craftlab.envs.minerl.spaces import action_to_minerl, observation_to_gymnasium, to_gymnasium_space
+from craftlab.envs.minerl.standin import make_standin
 
 INSTALL_HINT = (
     "Install MineRL 0.4.4 (JDK 8 required: `pip install minerl==0.4.4`) or MineRL 1.0 "
@@ -51,14 +61,14 @@ class MineRLNotInstalledError(ImportError, ConfigError):
     """A MineRL env was asked for and the ``minerl`` package is missing."""
 
 
-def minerl_version() -> str | None:
-    """The installed MineRL version ('0.4.4', '1.0.2', ...), or None when missing."""
+def minerl_version(package: str = "minerl") -> str | None:
+    """The installed MineRL version ('0.4.4', '1.0.2', ...; from the package metadata:
+    minerl 0.4.4 has no ``__version__``), or None when missing. ``package``: another
+    distribution's (e.g. 'gym')."""
     try:
-        from importlib.metadata import PackageNotFoundError, version
-        return version("minerl")
-    except PackageNotFoundError:
-        return None
-    except Exception:  # pragma: no cover - broken metadata
+        from importlib.metadata import version
+        return version(package)
+    except Exception:  # noqa: BLE001 - PackageNotFoundError, or broken metadata
         return None
 
 
@@ -76,14 +86,12 @@ def _make_real(env_id: str) -> Any:
 
 def _make_remote(env_id: str, python: str, **kwargs: Any) -> Any:
     """The env served by ``python envs/minerl/server.py env_id`` (see :mod:`craftlab.envs.minerl.remote`)."""
-    from craftlab.envs.minerl.remote import RemoteMineRLEnv
-
     try:
         return RemoteMineRLEnv(env_id, python, **kwargs)
     except ImportError as exc:
         raise MineRLNotInstalledError(
             f"environment '{env_id}' runs in the interpreter {python} (env.kwargs.python), which cannot "
-            f"import MineRL: {exc}. {INSTALL_HINT}"
+            f"import MineRL: {type(exc).__name__}: {exc}. {INSTALL_HINT}"
         ) from exc
 
 
@@ -122,6 +130,10 @@ class MineRLEnv(gym.Env):
     ``Discrete(2)`` keys, ``camera: float32[2]`` (pitch, yaw degrees) and
     ``NamedDiscrete`` Enums (index into MineRL's sorted values); partial
     dicts are accepted.
+
+    ``launches_minecraft``: the inner env starts Minecraft at its first reset
+    (real MineRL), so a failure of that reset raises :class:`MinecraftLaunchError`;
+    its full log goes to ``launch_log`` (the server log; None: a new temp file).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
@@ -132,6 +144,8 @@ class MineRLEnv(gym.Env):
         env_id: str,
         render_mode: str | None = None,
         time_up_is_truncation: bool = True,
+        launches_minecraft: bool = False,
+        launch_log: str | os.PathLike | None = None,
     ):
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
@@ -139,6 +153,10 @@ class MineRLEnv(gym.Env):
         self.env_id = env_id
         self.render_mode = render_mode
         self.time_up_is_truncation = time_up_is_truncation
+        self.launches_minecraft = launches_minecraft
+        self.launch_log = launch_log
+        self.launched = False
+        """True once a reset succeeded: Minecraft can start here, so later failures are crashes"""
         self._inner = make_inner()
         self.observation_space = to_gymnasium_space(self._inner.observation_space)
         self.action_space = to_gymnasium_space(self._inner.action_space)
@@ -157,12 +175,29 @@ class MineRLEnv(gym.Env):
         inner = self._inner
         if seed is not None:
             inner.seed(int(seed))
-        result = inner.reset()
+        try:
+            result = inner.reset()
+        except Exception as exc:
+            error = self.launch_error(exc) if inner is self._inner else None
+            if error is None:
+                raise
+            raise error from exc
         if inner is not self._inner:
             raise StaleStepError("reset finished after the env was restarted")
         obs = result[0] if isinstance(result, tuple) else result
         self._elapsed = 0
+        self.launched = True
         return self._observation(obs), {}
+
+    def launch_error(self, exc: BaseException, timeout: float | None = None) -> MinecraftLaunchError | None:
+        """``exc`` (raised by a reset, or a reset that timed out after ``timeout`` s) as a
+        :class:`MinecraftLaunchError` if this env starts Minecraft and no reset has succeeded
+        yet, else None (a crash)."""
+        if isinstance(exc, MinecraftLaunchError):
+            return exc
+        if self.launched or not self.launches_minecraft:
+            return None
+        return launch_error(exc, self.env_id, self.launch_log, timeout)
 
     def step(self, action: dict[str, Any]):
         inner = self._inner
@@ -273,16 +308,13 @@ def make_minerl(
             remote.update(standin=True, standin_version=minerl_version, standin_kwargs=dict(standin_kwargs or {}))
         make_inner = lambda: _make_remote(env_id, interpreter, **remote)  # noqa: E731
     elif standin:
-        from craftlab.envs.minerl.standin import make_standin
-
         kwargs = dict(standin_kwargs or {})
         make_inner = lambda: make_standin(env_id, minerl_version, **kwargs)  # noqa: E731
     else:
         make_inner = lambda: _make_real(env_id)  # noqa: E731
     env: gym.Env = MineRLEnv(make_inner, env_id, render_mode=render_mode,
-                             time_up_is_truncation=time_up_is_truncation)
+                             time_up_is_truncation=time_up_is_truncation, launches_minecraft=not standin,
+                             launch_log=server_log)
     if crash_recovery is not None:
-        from craftlab.envs.minerl.crash import CrashRecovery
-
         env = CrashRecovery(env, **crash_recovery)
     return env

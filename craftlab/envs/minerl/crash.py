@@ -13,6 +13,11 @@ cost one episode, never the training run:
   retrying a failing or hanging restart/reset up to ``max_retries`` times with
   exponential backoff, then raising ``RuntimeError`` (a game that cannot start
   at all is not something to loop on forever);
+* a set-up problem is raised at once, never retried: a
+  :class:`~craftlab.core.config.ConfigError`, or a failure that
+  ``env.unwrapped.launch_error(exc, timeout)`` calls one (MineRLEnv of a real
+  MineRL env: any failure, or timeout, of the *first* reset, i.e. Minecraft could
+  not start at all; it returns a :class:`~craftlab.envs.minerl.launch.MinecraftLaunchError`);
 * ``info["crash_restarts"]`` (every step and reset) counts the restarts so far,
   for TensorBoard.
 
@@ -30,6 +35,8 @@ import time
 from typing import Any, Callable
 
 import gymnasium as gym
+
+from craftlab.core.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +153,18 @@ class CrashRecovery(gym.Wrapper):
             raise RuntimeError("CrashRecovery: the env has no restart() and no env_fn was given")
         self.crash_restarts += 1
 
+    def _setup_error(self, exc: Exception) -> Exception | None:
+        """The error to raise at once instead of retrying (see module doc), or None."""
+        if isinstance(exc, ConfigError):
+            return exc
+        diagnose = getattr(self.env.unwrapped, "launch_error", None)
+        if not callable(diagnose):
+            return None
+        return diagnose(exc, self.reset_timeout if isinstance(exc, CallTimeout) else None)
+
     # ------------------------------------------------------------ gym API
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        errors: list[str] = []
         for attempt in range(self.max_retries + 1):
             try:
                 if self._needs_restart:
@@ -158,14 +173,22 @@ class CrashRecovery(gym.Wrapper):
                 obs, info = self._call(lambda: self.env.reset(seed=seed, options=options), self.reset_timeout)
                 break
             except Exception as exc:  # noqa: BLE001 - any failure of the game process
+                fatal = self._setup_error(exc)
+                if fatal is exc:
+                    raise
+                if fatal is not None:
+                    raise fatal from exc
                 reason = _describe(exc, "reset")
-                errors.append(reason)
-                log.warning("env reset failed (%s); restart %d/%d", reason, attempt + 1, self.max_retries)
                 self._needs_restart = True
                 if attempt < self.max_retries:
-                    time.sleep(min(self.backoff * self.backoff_factor ** attempt, self.max_backoff))
-        else:
-            raise RuntimeError(f"env could not be restarted after {self.max_retries} retries: {errors}")
+                    delay = min(self.backoff * self.backoff_factor ** attempt, self.max_backoff)
+                    log.warning("env reset failed (%s); restart %d/%d in %g s", reason, attempt + 1,
+                                self.max_retries, delay)
+                    time.sleep(delay)
+                else:
+                    log.warning("env reset failed (%s); giving up after %d restarts", reason, self.max_retries)
+                    raise RuntimeError(f"env could not be restarted after {self.max_retries} retries; "
+                                       f"the last attempt: {reason}") from exc
         self._last_obs = obs
         info = dict(info)
         info["crash_restarts"] = self.crash_restarts
@@ -198,9 +221,21 @@ class CrashRecovery(gym.Wrapper):
 
 
 def _describe(exc: BaseException, where: str) -> str:
+    """One short line: what failed and how (a long, multi-line message keeps its first and last lines)."""
     if isinstance(exc, CallTimeout):
         return f"{where} timed out: {exc}"
-    return f"{where} raised {type(exc).__name__}: {exc}"
+    return f"{where} raised {type(exc).__name__}: {_brief(str(exc))}"
+
+
+def _brief(text: str, limit: int = 400) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if len(lines) > 1:
+        text = f"{lines[0]} [... {len(lines) - 2} more lines ...] {lines[-1]}" if len(lines) > 2 else " ".join(lines)
+    elif lines:
+        text = lines[0]
+    if len(text) > limit:
+        text = f"{text[:limit // 2]} [...] {text[-limit // 2:]}"
+    return text
 
 
 def _close_quietly(env: gym.Env) -> None:

@@ -21,9 +21,17 @@ handles them: an exception in the server is re-raised here as the same
 builtin type when there is one (``ConnectionError``, ``TimeoutError``,
 ``ValueError``, ...; ``socket.timeout`` becomes ``TimeoutError``) or as
 :class:`RemoteEnvError` (a ``RuntimeError``); a server that died raises
-:class:`ServerDiedError` (a ``ConnectionError``). The server runs in its own
-process group (POSIX), and :meth:`RemoteMineRLEnv.close` kills the whole
-group, Minecraft's Java processes included.
+:class:`ServerDiedError` (a ``ConnectionError``).
+
+Processes: the server runs in its own process group (POSIX). MineRL 0.4.4
+starts Minecraft in a session of its own, which a group kill does not reach,
+so the processes are followed by parenthood instead: the server and this
+client both record the server's descendants (at start and after every
+``reset``; ``/proc`` on Linux, ``ps`` elsewhere). :meth:`RemoteMineRLEnv.close`
+asks the server to close the env (the server then kills what is left of its
+descendants and exits), kills the server's process group, then kills every
+recorded process still running -- which also catches Minecraft when the
+server itself died and left it orphaned.
 """
 
 from __future__ import annotations
@@ -35,7 +43,6 @@ import pickle
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -46,6 +53,7 @@ from typing import IO, Any
 import numpy as np
 
 from craftlab.envs.minerl.minerl_spaces import Box, Dict, Discrete, Enum, MineRLSpace
+from craftlab.envs.minerl.server import descendants, kill_processes
 
 SERVER_PATH = Path(__file__).with_name("server.py")
 """the script the MineRL interpreter runs"""
@@ -85,9 +93,11 @@ _BUILTIN_ERRORS["timeout"] = TimeoutError  # socket.timeout before Python 3.10
 
 
 def remote_exception(type_name: str, message: str, tb: str = "", where: str = "") -> Exception:
-    """The local exception for one the server reported (see module doc)."""
-    text = f"{type_name}: {message} (raised in the MineRL server{where})"
+    """The local exception for one the server reported (see module doc). Its message
+    names the server's type only when the local type is another."""
     cls = _BUILTIN_ERRORS.get(type_name)
+    named = cls is None or cls.__name__ != type_name
+    text = f"{type_name + ': ' if named else ''}{message} (raised in the MineRL server{where})"
     exc: Exception = RemoteEnvError(text, type_name, tb) if cls is None else cls(text)
     exc.remote_traceback = tb  # type: ignore[attr-defined]
     return exc
@@ -155,6 +165,12 @@ def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL if hasattr(sig
         proc.kill()
 
 
+def _kill_all(proc: subprocess.Popen, children: dict[int, str]) -> None:
+    """Kill the server's process group, then every recorded descendant still running."""
+    _kill_group(proc)
+    kill_processes(children)
+
+
 class RemoteMineRLEnv:
     """An old-gym MineRL env served by ``server.py`` in another interpreter (see module doc).
 
@@ -197,6 +213,8 @@ class RemoteMineRLEnv:
         self.command = command
         self._lock = threading.Lock()
         self._closed = False
+        self._children: dict[int, str] = {}
+        """pid -> start time of every descendant of the server seen so far (Minecraft's Java included)"""
         log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - handed to Popen
         try:
             popen: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {
@@ -206,12 +224,13 @@ class RemoteMineRLEnv:
         finally:
             if log is not None:
                 log.close()
-        self._finalizer = weakref.finalize(self, _kill_group, self._proc)
+        self._finalizer = weakref.finalize(self, _kill_all, self._proc, self._children)
         try:
             hello = self._reply(self._receive(start_timeout), " while starting")
         except BaseException:
             self._abort()
             raise
+        self._record_children()
         if hello.get("protocol") != PROTOCOL_VERSION:
             self._abort()
             raise RuntimeError(f"MineRL server protocol {hello.get('protocol')} != {PROTOCOL_VERSION}: "
@@ -238,7 +257,10 @@ class RemoteMineRLEnv:
         return decode(self._request("seed", None if seed is None else int(seed)))
 
     def reset(self) -> OrderedDict:
-        return decode(self._request("reset"))
+        try:
+            return decode(self._request("reset"))
+        finally:
+            self._record_children()  # MineRL launches Minecraft in reset
 
     def step(self, action: dict[str, Any]) -> tuple[OrderedDict, float, bool, dict[str, Any]]:
         obs, reward, done, info = self._request("step", to_plain(action))
@@ -251,12 +273,14 @@ class RemoteMineRLEnv:
         return self.action_space.no_op()
 
     def close(self) -> None:
-        """Ask the server to close the env, then kill its process group (Java included)."""
+        """Ask the server to close the env, then kill its process group and every
+        process it started that is still running (Minecraft's Java processes; see module doc)."""
         if self._closed:
             return
         self._closed = True
         idle = self._lock.acquire(blocking=False)  # busy: a hung call in another thread
         try:
+            self._record_children()  # while they are still the server's: once it is gone they are orphans
             if idle and self._proc.poll() is None:
                 try:
                     self._send(["close"])
@@ -270,7 +294,7 @@ class RemoteMineRLEnv:
                     self._proc.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     pass
-            _kill_group(self._proc)  # whatever is left of the group: Minecraft's Java processes
+            _kill_all(self._proc, self._children)  # whatever is left: the group, Minecraft's Java processes
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:  # pragma: no cover - unkillable
@@ -293,6 +317,11 @@ class RemoteMineRLEnv:
             pass
         self._proc.stdin.close()
         self._proc.stdout.close()
+
+    def _record_children(self) -> None:
+        """Remember the server's descendants (see module doc)."""
+        if self._proc.poll() is None:
+            self._children.update(descendants([self._proc.pid]))
 
     def __repr__(self) -> str:
         return f"RemoteMineRLEnv({self.env_id!r}, python={self.python!r}, pid={self.pid})"

@@ -24,6 +24,11 @@ Protocol (stdin/stdout of this process, one request at a time):
   and lists), ``["render", mode]``, ``["close"]``. Replies are
   ``["ok", result]`` or ``["err", type name, message, traceback]``.
 * End of stdin (craftlab exited or killed) closes the env and exits.
+* Closing (``["close"]`` or end of stdin) closes the env, then kills every
+  process this server started that is still running: its descendants, found
+  through ``/proc`` (``ps`` elsewhere) at start, after every reset and at close.
+  MineRL 0.4.4 starts Minecraft in a session of its own (``setsid``), out of
+  reach of a kill of the server's process group; this reaches it.
 
 The real fd 1 is kept for the protocol; fd 1 itself is then pointed at
 stderr, so ``print`` in minerl and the Java processes' output cannot corrupt
@@ -148,6 +153,22 @@ def find_time_limit(env: Any) -> Optional[int]:
     return limit if isinstance(limit, int) else None
 
 
+def package_version(name: str, module: Any = None) -> str:
+    """The installed version of a distribution: its metadata (minerl 0.4.4 has no
+    ``__version__``), else ``pkg_resources`` (Python 3.7), else ``module.__version__``, else '?'."""
+    try:
+        from importlib.metadata import version  # Python >= 3.8
+        return str(version(name))
+    except Exception:  # noqa: BLE001 - ImportError (3.7) or PackageNotFoundError: fall back
+        pass
+    try:
+        import pkg_resources  # Python 3.7 (setuptools)
+        return str(pkg_resources.get_distribution(name).version)
+    except Exception:  # noqa: BLE001 - not there, or not installed as a distribution
+        pass
+    return str(getattr(module, "__version__", "?"))
+
+
 def make_env(args: argparse.Namespace) -> Tuple[Any, Dict[str, str]]:
     """The env to serve and the versions to report."""
     versions = {"python": sys.version.split()[0], "numpy": np.__version__}
@@ -155,8 +176,70 @@ def make_env(args: argparse.Namespace) -> Tuple[Any, Dict[str, str]]:
         return _make_standin(args), dict(versions, minerl="stand-in")
     import gym
     import minerl  # noqa: F401 - registers the MineRL ids with gym
-    versions.update(gym=str(getattr(gym, "__version__", "?")), minerl=str(getattr(minerl, "__version__", "?")))
+    versions.update(gym=package_version("gym", gym), minerl=package_version("minerl", minerl))
     return gym.make(args.env_id), versions
+
+
+def process_table() -> Dict[int, Tuple[int, str]]:
+    """pid -> (parent pid, start time) of every running process (not zombies);
+    read from ``/proc`` on Linux, from ``ps`` elsewhere, empty if neither works."""
+    table = {}  # type: Dict[int, Tuple[int, str]]
+    if os.path.isdir("/proc/self/task"):
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % name, "rb") as f:
+                    stat = f.read().decode("ascii", "replace")
+            except OSError:  # gone meanwhile
+                continue
+            fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces
+            if len(fields) > 19 and fields[0] != "Z":
+                table[int(name)] = (int(fields[1]), fields[19])  # ppid, starttime (fields 4 and 22)
+        return table
+    import subprocess
+    try:
+        out = subprocess.run(["ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "stat=", "-o", "lstart="],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return table
+    for line in out.decode("ascii", "replace").splitlines():
+        parts = line.split(None, 3)
+        if len(parts) == 4 and parts[0].isdigit() and parts[1].isdigit() and not parts[2].startswith("Z"):
+            table[int(parts[0])] = (int(parts[1]), parts[3].strip())
+    return table
+
+
+def descendants(roots: List[int], table: Optional[Dict[int, Tuple[int, str]]] = None) -> Dict[int, str]:
+    """pid -> start time of every descendant (children, their children, ...) of the ``roots``."""
+    table = process_table() if table is None else table
+    children = {}  # type: Dict[int, List[int]]
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found = {}  # type: Dict[int, str]
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found[child] = table[child][1]
+                stack.append(child)
+    return found
+
+
+def kill_processes(known: Dict[int, str]) -> List[int]:
+    """SIGKILL every process of ``known`` (pid -> start time) that still runs (the same
+    process: same start time, so a reused pid is spared), and its descendants; the pids hit."""
+    import signal
+    table = process_table()
+    alive = dict((pid, start) for pid, start in known.items() if table.get(pid, (0, None))[1] == start)
+    alive.update(descendants(list(alive), table))
+    alive.pop(os.getpid(), None)
+    for pid in alive:
+        try:
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+        except OSError:  # gone meanwhile, or not ours
+            pass
+    return sorted(alive)
 
 
 def _make_standin(args: argparse.Namespace) -> Any:
@@ -179,6 +262,13 @@ class Server(object):
     def __init__(self, env: Any) -> None:
         self.env = env
         self.closed = False
+        self.children = {}  # type: Dict[int, str]
+        """pid -> start time of every process this server started (recorded at start and reset)"""
+        self.record_children()
+
+    def record_children(self) -> None:
+        """Remember this server's descendants (Minecraft's Java processes once a reset launched it)."""
+        self.children.update(descendants([os.getpid()]))
 
     def handle(self, request: List[Any]) -> Any:
         """Run one request; its result as plain values."""
@@ -197,7 +287,10 @@ class Server(object):
         return encode(self.env.seed(seed))
 
     def do_reset(self) -> Any:
-        return encode(self.env.reset())
+        try:
+            return encode(self.env.reset())
+        finally:
+            self.record_children()
 
     def do_step(self, action: Dict[str, Any]) -> List[Any]:
         obs, reward, done, info = self.env.step(decode_action(action, self.env.action_space))
@@ -207,8 +300,13 @@ class Server(object):
         return encode(self.env.render(mode))
 
     def do_close(self) -> None:
+        """Close the env, then kill what is left of the processes this server started."""
         self.closed = True
-        self.env.close()
+        self.record_children()
+        try:
+            self.env.close()
+        finally:
+            kill_processes(self.children)
 
 
 def error_reply(exc: BaseException) -> List[Any]:
@@ -242,6 +340,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      versions=versions, pid=os.getpid())
     except Exception as exc:  # noqa: BLE001 - reported to the client
         send(writer, error_reply(exc))
+        kill_processes(descendants([os.getpid()]))
         return 1
     send(writer, ["ok", hello])
     while not server.closed:
@@ -258,7 +357,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             reply = error_reply(exc)
         send(writer, reply)
     if not server.closed:
-        env.close()
+        server.do_close()
     return 0
 
 

@@ -50,11 +50,11 @@ class NamedDiscrete(gym.spaces.Discrete):
 
 def is_enum(space: Any) -> bool:
     return hasattr(space, "values") and hasattr(space, "n") and not isinstance(space, NamedDiscrete) \
-        and not callable(getattr(space, "values"))
+        and not callable(space.values)
 
 
 def is_dict(space: Any) -> bool:
-    return hasattr(space, "spaces") and isinstance(getattr(space, "spaces"), dict)
+    return hasattr(space, "spaces") and isinstance(space.spaces, dict)
 
 
 def to_gymnasium_space(space: Any) -> gym.Space:
