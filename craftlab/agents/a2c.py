@@ -8,7 +8,8 @@ Every ``num_steps`` steps of ``num_envs`` parallel envs (vectorised, in lockstep
           (= GAE with lambda = 1 cut at the rollout's end; gae_lambda < 1 gives GAE)
     A_t = R_t - V(s_t)                                           advantage estimate
     L   = - mean_t log pi(a_t|s_t) A_t                           actor (policy gradient)
-          + c_v * mean_t 1/2 (V(s_t) - R_t)^2                    critic (regression)
+          + c_v * mean_t (V(s_t) - R_t)^2                        critic (regression; value_loss:
+                                                                 half_squared adds a factor 1/2)
           - c_e * mean_t H(pi(.|s_t))                            entropy bonus
     one gradient step on L (RMSprop, as in the paper; Adam optional)
 
@@ -49,6 +50,8 @@ class A2CConfig(OnPolicyConfig):
     """RMSprop epsilon"""
     norm_adv: bool = False
     """normalise advantages to mean 0, std 1 over the batch"""
+    value_loss: Literal["half_squared", "mse"] = "mse"
+    """value loss per sample: 'mse' (V - R)^2 (SB3's A2C, F.mse_loss) or 'half_squared' 1/2 (V - R)^2"""
 
     def validate(self) -> None:
         super().validate()
@@ -72,6 +75,7 @@ class A2C(OnPolicyAgent):
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
         batch = next(buffer.minibatches(1, self.np_rng, by_env=self.policy.recurrent))  # the whole batch
+        self.observe_returns(batch.returns)  # norm_value: one update per rollout either way
         out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
                                            batch.episode_starts)
         advantages = batch.advantages  # A_t = R_t - V(s_t), fixed (no gradient)
@@ -80,7 +84,7 @@ class A2C(OnPolicyAgent):
 
         policy_loss = -(out["log_prob"] * advantages).mean()
         norm = self.policy.normalize_value
-        value_loss = 0.5 * ((norm(out["value"]) - norm(batch.returns)) ** 2).mean()
+        value_loss = self.value_loss_scale * ((norm(out["value"]) - norm(batch.returns)) ** 2).mean()
         entropy = out["entropy"].mean()
         loss = policy_loss + cfg.vf_coef * value_loss - cfg.ent_coef * entropy
 

@@ -13,7 +13,26 @@ Heads (policy, value, Q) live with the agents that use them.
 
 After the encoder, :class:`NetworkConfig` can add dense layers (``dense``,
 optionally LayerNorm-ed) and an LSTM core (``lstm``); both are applied by the
-actor-critic in ``agents/on_policy.py``, which also owns the head init gains.
+actor-critic in ``agents/on_policy/policies.py``, which also owns the head init gains.
+
+Initialisation (``weight_init``): 'default' keeps PyTorch's default init for the
+convolutions and gives Linear layers orthogonal weights (gain sqrt 2) and zero
+biases; 'fan_in' is the Crafter recipe's (snu-mllab/Achievement-Distillation,
+``FanInInitReLULayer``): PyTorch's default init, then each output unit's weight
+vector rescaled to a fixed norm, biases zero.
+
+Layer order (``norm_placement``) for the IMPALA encoder and the dense layers:
+
+* 'after' (craftlab's original): residual blocks are pre-activation
+  ``x + conv(relu(norm(conv(relu(norm(x))))))``, a stack is
+  ``conv -> maxpool -> [GroupNorm] -> blocks``, a ReLU before the flatten, and
+  dense layers are ``Linear -> [LayerNorm] -> ReLU``.
+* 'before' (the recipe): every layer is ``[norm(x)] -> conv/Linear -> ReLU``
+  (no bias right after a norm); blocks are ``x + layer(layer(x))``; a stack is
+  ``[GroupNorm] -> conv -> ReLU -> maxpool -> [GroupNorm] -> blocks`` (the first
+  stack's first conv has no norm); no ReLU before the flatten; dense layers are
+  ``[LayerNorm] -> Linear -> ReLU``, and ``features_layer_norm`` puts a LayerNorm
+  over the flattened convolution output before the ``features`` layer.
 """
 
 from __future__ import annotations
@@ -54,7 +73,20 @@ class NetworkConfig:
     dense: list[int] = field(default_factory=list)
     """widths of dense ReLU layers after the encoder, shared by both heads (the 15.6 recipe: [1024])"""
     dense_layer_norm: bool = False
-    """LayerNorm before each dense layer's ReLU"""
+    """LayerNorm in each dense layer: before its ReLU (norm_placement 'after') or on its
+    input (norm_placement 'before', the recipe)"""
+    norm_placement: Literal["after", "before"] = "after"
+    """impala and dense layers: 'after' (craftlab's original order: pre-activation residual
+    blocks, Linear -> LayerNorm -> ReLU) or 'before' (the Crafter recipe: each layer is
+    [norm] -> conv/Linear without bias -> ReLU); see the module doc"""
+    features_layer_norm: bool = False
+    """impala: a LayerNorm over the flattened convolution output (norm_placement 'before')
+    or after the features Linear ('after'), as the recipe's 8192 -> 256 layer has"""
+    weight_init: Literal["default", "fan_in"] = "default"
+    """impala and dense layers: 'default' (PyTorch's default for convs, orthogonal gain sqrt 2
+    for Linear layers) or 'fan_in' (the recipe: each unit's weights rescaled to norm 1 for a
+    stack's first conv and dense layers, sqrt(1/sqrt(stacks)/sqrt(blocks)) for residual convs,
+    1.4 for the features layer; biases 0)"""
     lstm: int = 0
     """hidden size of an LSTM core after the encoder and dense layers (0: none, feed-forward).
     Recurrent policies share one encoder + LSTM between policy and value"""
@@ -151,11 +183,13 @@ class ResidualBlock(nn.Module):
 
 
 class ImpalaCNN(nn.Module):
-    """IMPALA ResNet: per stack conv3x3 -> maxpool 3/2 -> [GroupNorm] -> ``blocks`` residual
-    blocks; then ReLU -> Linear ``features`` -> ReLU. ``norm_groups`` 0: no normalisation."""
+    """IMPALA ResNet (norm_placement 'after'): per stack conv3x3 -> maxpool 3/2 -> [GroupNorm]
+    -> ``blocks`` pre-activation residual blocks; then ReLU -> Linear ``features`` -> [LayerNorm]
+    -> ReLU. ``norm_groups`` 0: no normalisation. Convs keep PyTorch's default init, the
+    Linear layer is orthogonal (gain sqrt 2), unless ``weight_init`` is 'fan_in'."""
 
     def __init__(self, obs_shape: Sequence[int], channels: Sequence[int] = (16, 32, 32), blocks: int = 2,
-                 features: int = 256, norm_groups: int = 0):
+                 features: int = 256, norm_groups: int = 0, features_layer_norm: bool = False):
         super().__init__()
         c, h, w = to_chw(obs_shape)
         stacks: list[nn.Module] = []
@@ -168,7 +202,8 @@ class ImpalaCNN(nn.Module):
         self.convs = nn.Sequential(*stacks, nn.ReLU(), nn.Flatten())
         with torch.no_grad():
             n = self.convs(torch.zeros(1, *to_chw(obs_shape))).shape[1]
-        self.fc = nn.Sequential(layer_init(nn.Linear(n, features)), nn.ReLU())
+        norm: list[nn.Module] = [nn.LayerNorm(features)] if features_layer_norm else []
+        self.fc = nn.Sequential(layer_init(nn.Linear(n, features)), *norm, nn.ReLU())
         self.out_features = features
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -197,13 +232,154 @@ class DenseStack(nn.Module):
         return self.net(x)
 
 
+def fan_in_init(layer: nn.Module, scale: float) -> nn.Module:
+    """The recipe's init (``FanInInitReLULayer``): keep the layer's default random
+    directions, rescale each output unit's weight vector to L2 norm ``scale``, zero biases."""
+    assert isinstance(layer, (nn.Linear, nn.Conv2d))
+    with torch.no_grad():
+        dims = tuple(range(1, layer.weight.ndim))
+        layer.weight.mul_(scale / torch.linalg.vector_norm(layer.weight, dim=dims, keepdim=True))
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return layer
+
+
+class NormConvReLU(nn.Module):
+    """``[GroupNorm(in)] -> conv 3x3 (bias only without the norm) -> ReLU`` (norm_placement 'before')."""
+
+    def __init__(self, in_channels: int, out_channels: int, groups: int = 0):
+        super().__init__()
+        self.norm = _norm(in_channels, groups)
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=groups == 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.conv(self.norm(x)))
+
+
+class NormLinearReLU(nn.Module):
+    """``[LayerNorm(in)] -> Linear (bias only without the norm) -> ReLU`` (norm_placement 'before')."""
+
+    def __init__(self, in_features: int, out_features: int, layer_norm: bool = False):
+        super().__init__()
+        self.norm = nn.LayerNorm(in_features) if layer_norm else nn.Identity()
+        self.linear = nn.Linear(in_features, out_features, bias=not layer_norm)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.linear(self.norm(x)))
+
+
+def _init_linear(layer: nn.Linear, weight_init: str, fan_in_scale: float) -> None:
+    """'default': orthogonal gain sqrt 2, bias 0 (:func:`layer_init`); 'fan_in': :func:`fan_in_init`."""
+    if weight_init == "fan_in":
+        fan_in_init(layer, fan_in_scale)
+        return
+    nn.init.orthogonal_(layer.weight, math.sqrt(2))
+    if layer.bias is not None:
+        nn.init.constant_(layer.bias, 0.0)
+
+
+class NormFirstResidualBlock(nn.Module):
+    """``x + layer1(layer0(x))``, each layer ``[GroupNorm] -> conv 3x3 -> ReLU`` (the recipe's CnnBasicBlock)."""
+
+    def __init__(self, channels: int, groups: int = 0):
+        super().__init__()
+        self.layer0 = NormConvReLU(channels, channels, groups)
+        self.layer1 = NormConvReLU(channels, channels, groups)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.layer1(self.layer0(x))
+
+
+class NormFirstImpalaCNN(nn.Module):
+    """IMPALA ResNet in the Crafter recipe's order (snu-mllab/Achievement-Distillation,
+    ``impala_cnn.py``). Per stack ``i``::
+
+        [GroupNorm (i > 0)] -> conv 3x3 -> ReLU -> maxpool 3/2 -> [GroupNorm] -> blocks
+
+    then flatten (no ReLU) -> [LayerNorm] -> Linear ``features`` -> ReLU.
+    ``norm_groups`` 0: no GroupNorm anywhere (convs keep their biases)."""
+
+    def __init__(self, obs_shape: Sequence[int], channels: Sequence[int] = (16, 32, 32), blocks: int = 2,
+                 features: int = 256, norm_groups: int = 0, features_layer_norm: bool = False,
+                 weight_init: str = "default"):
+        super().__init__()
+        c, h, w = to_chw(obs_shape)
+        stacks: list[nn.Module] = []
+        residual_convs: list[nn.Conv2d] = []
+        for i, out in enumerate(channels):
+            first = NormConvReLU(c, out, norm_groups if i > 0 else 0)
+            stack_blocks = [NormFirstResidualBlock(out, norm_groups) for _ in range(blocks)]
+            stacks += [first, nn.MaxPool2d(3, stride=2, padding=1), _norm(out, norm_groups), *stack_blocks]
+            if weight_init == "fan_in":
+                fan_in_init(first.conv, 1.0)
+            residual_convs += [layer.conv for b in stack_blocks for layer in (b.layer0, b.layer1)]
+            c = out
+        if weight_init == "fan_in":  # the recipe: block scale 1/sqrt(stacks)/sqrt(blocks), per conv its sqrt
+            for conv in residual_convs:
+                fan_in_init(conv, math.sqrt(1.0 / math.sqrt(len(channels)) / math.sqrt(max(blocks, 1))))
+        self.convs = nn.Sequential(*stacks, nn.Flatten())
+        with torch.no_grad():
+            n = self.convs(torch.zeros(1, *to_chw(obs_shape))).shape[1]
+        self.fc = NormLinearReLU(n, features, features_layer_norm)
+        _init_linear(self.fc.linear, weight_init, 1.4)
+        self.out_features = features
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``uint8[B, H, W, C]`` -> ``float32[B, features]``."""
+        x = obs.permute(0, 3, 1, 2).float() / 255.0
+        return self.fc(self.convs(x))
+
+
+class NormFirstDenseStack(nn.Module):
+    """``[LayerNorm] -> Linear -> ReLU`` per width in ``sizes`` (the recipe's dense layers)."""
+
+    def __init__(self, in_features: int, sizes: Sequence[int], layer_norm: bool = False,
+                 weight_init: str = "default"):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for size in sizes:
+            layer = NormLinearReLU(in_features, size, layer_norm)
+            _init_linear(layer.linear, weight_init, 1.0)
+            layers.append(layer)
+            in_features = size
+        self.net = nn.Sequential(*layers)
+        self.out_features = in_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, in_features]`` -> ``[B, out_features]``."""
+        return self.net(x)
+
+
+def _fan_in_after(encoder: nn.Module, blocks: int, stacks: int) -> None:
+    """weight_init 'fan_in' for the norm_placement 'after' encoder: the recipe's scales by role."""
+    residual = math.sqrt(1.0 / math.sqrt(stacks) / math.sqrt(max(blocks, 1)))
+    for module in encoder.modules():
+        if isinstance(module, ResidualBlock):
+            fan_in_init(module.conv0, residual)
+            fan_in_init(module.conv1, residual)
+    for module in encoder.convs:
+        if isinstance(module, nn.Conv2d):
+            fan_in_init(module, 1.0)
+    for module in encoder.fc:
+        if isinstance(module, nn.Linear):
+            fan_in_init(module, 1.4)
+
+
 def build_encoder(space: gym.Space, config: NetworkConfig) -> nn.Module:
     """The encoder ``config.kind`` for observations from ``space``, followed by the
     ``config.dense`` layers when there are any. Has ``out_features``."""
     encoder = _build_body(space, config)
     if not config.dense:
         return encoder
-    dense = DenseStack(encoder.out_features, config.dense, config.dense_layer_norm)
+    if config.norm_placement == "before":
+        dense: nn.Module = NormFirstDenseStack(encoder.out_features, config.dense, config.dense_layer_norm,
+                                               config.weight_init)
+    else:
+        dense = DenseStack(encoder.out_features, config.dense, config.dense_layer_norm)
+        if config.weight_init == "fan_in":
+            for module in dense.modules():
+                if isinstance(module, nn.Linear):
+                    fan_in_init(module, 1.0)
     body = nn.Sequential(encoder, dense)
     body.out_features = dense.out_features  # type: ignore[assignment]
     return body
@@ -224,5 +400,12 @@ def _build_body(space: gym.Space, config: NetworkConfig) -> nn.Module:
         if kind == "nature_cnn":
             return NatureCNN(space.shape, features=config.features)
         groups = config.cnn_norm_groups if config.cnn_norm == "group" else 0
-        return ImpalaCNN(space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups)
+        if config.norm_placement == "before":
+            return NormFirstImpalaCNN(space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups,
+                                      config.features_layer_norm, config.weight_init)
+        impala = ImpalaCNN(space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups,
+                           config.features_layer_norm)
+        if config.weight_init == "fan_in":
+            _fan_in_after(impala, config.cnn_blocks, len(config.cnn_channels))
+        return impala
     raise ValueError(f"unknown network kind '{kind}'; use auto, mlp, nature_cnn or impala")

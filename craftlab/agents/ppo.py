@@ -13,12 +13,13 @@ Rollout collection and GAE are shared with every on-policy agent
             maximise L^CLIP - c1 L^VF + c2 S                            (eq. 9)
 
 plus the implementation details that make it work (Huang et al. 2022, "The 37
-implementation details of PPO"): advantage normalisation per minibatch,
-orthogonal init, Adam eps 1e-5, learning-rate annealing, global gradient
-clipping, value clipping, and an optional early stop on approximate KL.
-With ``norm_value`` (``agents/on_policy/value_normalizer.py``) the value loss is
-computed in the normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO
-recipe. A recurrent policy (``network.lstm``) is updated on minibatches of whole
+implementation details of PPO"): advantage normalisation per minibatch (or over
+the whole batch: ``norm_adv_scope``), orthogonal init, Adam eps 1e-5,
+learning-rate annealing, global gradient clipping, value clipping, and an
+optional early stop on approximate KL. ``value_loss`` picks 1/2 (V - R)^2
+(CleanRL) or (V - R)^2 (SB3, the Crafter recipe). With ``norm_value``
+(``agents/on_policy/value_normalizer.py``) the value loss is computed in the
+normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO recipe. A recurrent policy (``network.lstm``) is updated on minibatches of whole
 env sequences.
 
 Subclasses add terms by overriding :meth:`PPO.loss` (see ``agents/ppo_rnd.py``).
@@ -27,13 +28,18 @@ Subclasses add terms by overriding :meth:`PPO.loss` (see ``agents/ppo_rnd.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Literal, Union
 
 import torch
 from torch import nn
 
-from craftlab.agents.on_policy import (OnPolicyAgent, OnPolicyConfig, RolloutBuffer, RolloutBufferSamples,
-                                       explained_variance)
+from craftlab.agents.on_policy import (
+    OnPolicyAgent,
+    OnPolicyConfig,
+    RolloutBuffer,
+    RolloutBufferSamples,
+    explained_variance,
+)
 from craftlab.core.config import require
 
 
@@ -50,7 +56,10 @@ class PPOConfig(OnPolicyConfig):
     clip_vloss: bool = True
     """clip the value update around the rollout's values, like the policy ratio"""
     norm_adv: bool = True
-    """normalise advantages to mean 0, std 1 within each minibatch"""
+    """normalise advantages to mean 0, std 1 (over norm_adv_scope)"""
+    norm_adv_scope: Literal["minibatch", "batch"] = "minibatch"
+    """norm_adv over each 'minibatch' (CleanRL, SB3) or once over the whole rollout 'batch'
+    (the Crafter recipe's storage.compute_returns)"""
     target_kl: Union[float, None] = None
     """stop the epoch loop early when the approximate KL exceeds this (null: never)"""
 
@@ -73,6 +82,7 @@ class PPO(OnPolicyAgent):
         """PPO's loss on one minibatch. Returns ``(loss, diagnostics, network outputs)``;
         diagnostics are 0-d tensors (averaged and logged as ``losses/<key>``)."""
         cfg = self.config
+        self.observe_returns(batch.returns)  # norm_value_update: minibatch
         out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
                                            batch.episode_starts)
         new_log_prob, entropy, new_value = out["log_prob"], out["entropy"], out["value"]
@@ -85,7 +95,7 @@ class PPO(OnPolicyAgent):
             clipfrac = ((ratio - 1.0).abs() > cfg.clip_coef).float().mean()
 
         advantages = batch.advantages
-        if cfg.norm_adv and len(advantages) > 1:
+        if cfg.norm_adv and cfg.norm_adv_scope == "minibatch" and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
 
         # L^CLIP (eq. 7), written as a loss to minimise
@@ -99,9 +109,10 @@ class PPO(OnPolicyAgent):
         new_v, returns, old_v = norm(new_value), norm(batch.returns), norm(batch.old_values)
         if cfg.clip_vloss:
             v_clipped = old_v + torch.clamp(new_v - old_v, -cfg.clip_coef, cfg.clip_coef)
-            value_loss = 0.5 * torch.max((new_v - returns) ** 2, (v_clipped - returns) ** 2).mean()
+            squared_error = torch.max((new_v - returns) ** 2, (v_clipped - returns) ** 2)
         else:
-            value_loss = 0.5 * ((new_v - returns) ** 2).mean()
+            squared_error = (new_v - returns) ** 2
+        value_loss = self.value_loss_scale * squared_error.mean()  # 1/2 or 1 (value_loss)
 
         entropy_mean = entropy.mean()
         loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss  # eq. 9
@@ -112,6 +123,9 @@ class PPO(OnPolicyAgent):
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
         stats: dict[str, list[torch.Tensor]] = {}
+        if cfg.norm_adv and cfg.norm_adv_scope == "batch" and buffer.advantages.numel() > 1:
+            adv = buffer.advantages
+            buffer.advantages = (adv - adv.mean()) / (adv.std() + 1e-8)
         for _epoch in range(cfg.update_epochs):
             epoch_kl = []
             for batch in buffer.minibatches(cfg.num_minibatches, self.np_rng, by_env=self.policy.recurrent):

@@ -21,11 +21,19 @@ this file adds the two networks, the intrinsic value head and the advantage
 mixing. The predictor is trained on the observations of the rollout (``obs_t``),
 the reward is measured on ``obs_{t+1}``; both are the same distribution of
 visited states. The extrinsic value head alone gets ``norm_value``.
+
+Before training, ``rnd_warmup_steps`` random-action steps of every env (in envs
+of their own, not counted in the budget, their episodes not logged) initialise
+the observation statistics mu_s, sigma_s, as Burda et al. do: otherwise the
+first rollouts' novelty is measured against statistics of almost nothing. The
+running discounted intrinsic return of each env is checkpointed with the
+statistics, so a resumed run continues the same reward scale.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -35,6 +43,7 @@ from torch import nn
 from craftlab.agents.networks import NetworkConfig, is_image_space, layer_init, to_chw
 from craftlab.agents.on_policy import ActorCritic, LSTMState, RolloutBuffer, RolloutBufferSamples, gae
 from craftlab.agents.ppo import PPO, PPOConfig
+from craftlab.agents.run_context import RunContext
 from craftlab.core.config import require
 
 
@@ -58,12 +67,17 @@ class PPORNDConfig(PPOConfig):
     """fraction of each minibatch the predictor trains on (Burda: 0.25 with 128 envs)"""
     rnd_obs_clip: float = 5.0
     """clip normalised observations to [-clip, clip] before the RND networks"""
+    rnd_warmup_steps: int = 1024
+    """random-action steps per env that initialise the observation statistics before
+    training (Burda et al.; CleanRL: 50 x 128 per env); not counted in the budget, its
+    episodes not logged; skipped when the statistics come from a checkpoint. 0: none"""
 
     def validate(self) -> None:
         super().validate()
         require(0.0 <= self.int_gamma <= 1.0, "int_gamma", "must be in [0, 1]")
         require(self.rnd_output >= 1, "rnd_output", "must be >= 1")
         require(0.0 < self.rnd_update_proportion <= 1.0, "rnd_update_proportion", "must be in (0, 1]")
+        require(self.rnd_warmup_steps >= 0, "rnd_warmup_steps", "must be >= 0 (0: no warm-up)")
 
 
 class RunningMeanStd(nn.Module):
@@ -113,7 +127,8 @@ class RNDActorCritic(ActorCritic):
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
                  shared: bool, norm_value_beta: float, config: PPORNDConfig):
-        super().__init__(observation_space, action_space, network, shared, norm_value_beta)
+        super().__init__(observation_space, action_space, network, shared, norm_value_beta,
+                         config.norm_value_std_floor)
         self.int_value_head = layer_init(nn.Linear(self.features, 1), gain=network.value_init_gain)
         self.image = is_image_space(observation_space)
         self.obs_clip = config.rnd_obs_clip
@@ -165,6 +180,47 @@ class PPORND(PPO):
         return RNDActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta,
                               self.config)
 
+    def learn(self, total_timesteps: int, run: RunContext | None = None) -> None:
+        if self.config.rnd_warmup_steps > 0 and float(self.policy.obs_rms.count) < 1.0:
+            self.warm_up_observation_statistics(self.config.rnd_warmup_steps)
+        super().learn(total_timesteps, run)
+
+    @torch.no_grad()
+    def warm_up_observation_statistics(self, steps_per_env: int) -> None:
+        """mu_s, sigma_s from ``steps_per_env`` uniformly random actions in every env, in
+        envs of their own (seeds ``env_seeds(stream=1)``), folded in ``num_steps`` at a time."""
+        envs = self.envs.make_vector()
+        n = envs.num_envs
+        try:
+            envs.reset(seed=self.envs.env_seeds(n, stream=1))
+            chunk: list[torch.Tensor] = []
+            for t in range(steps_per_env):
+                obs, *_ = envs.step(self._random_actions(n))
+                chunk.append(self._obs_tensor(obs))
+                if len(chunk) == self.config.num_steps or t == steps_per_env - 1:
+                    self.policy.obs_rms.update(torch.cat(chunk))
+                    chunk = []
+        finally:
+            envs.close()
+
+    def _random_actions(self, n: int) -> np.ndarray:
+        space = self.action_space
+        if isinstance(space, gym.spaces.Discrete):
+            return self.np_rng.integers(int(space.n), size=n) + int(space.start)
+        if isinstance(space, gym.spaces.Box):
+            return self.np_rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(space.dtype)
+        raise ValueError(f"ppo_rnd: no random warm-up actions for {space}; set algo.rnd_warmup_steps=0")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["int_return"] = self._int_return  # None before the first rollout
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        saved = state.get("int_return")  # absent in checkpoints from before issue 12
+        self._int_return = None if saved is None else saved.to(self.device)
+
     @torch.no_grad()
     def compute_advantages(self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None,
                            last_start: torch.Tensor) -> None:
@@ -201,7 +257,7 @@ class PPORND(PPO):
     def loss(self, batch: RolloutBufferSamples):
         cfg = self.config
         loss, stats, out = super().loss(batch)  # L^PPO with the mixed advantages, L^VF_E, entropy
-        int_value_loss = 0.5 * ((out["int_value"] - batch.extra["int_returns"]) ** 2).mean()  # L^VF_I (not clipped)
+        int_value_loss = self.value_loss_scale * ((out["int_value"] - batch.extra["int_returns"]) ** 2).mean()  # L^VF_I
         error = self.policy.rnd_error(batch.observations)
         if cfg.rnd_update_proportion < 1.0:  # train the predictor on a random part of the batch
             mask = (torch.rand(len(error), device=error.device) < cfg.rnd_update_proportion).float()

@@ -131,6 +131,8 @@ class SB3Agent(Agent):
             if "Recurrent" in cls.__name__:
                 policy = policy.replace("Policy", "LstmPolicy")
         self.model = cls(policy, self.vec_env, seed=seed, device=self.device, verbose=0, **config.kwargs)
+        # SB3 seeded env i with seed + i (VecEnv.seed); use craftlab's independent streams instead
+        self.vec_env._seeds = list(self.envs.env_seeds(self.vec_env.num_envs))
         self._writer = _TagWriter()
         self.model.set_logger(Logger(folder=None, output_formats=[self._writer]))
         self.np_rng = np.random.default_rng(seed)
@@ -141,9 +143,7 @@ class SB3Agent(Agent):
         n = self.envs.num_envs
         fns = [_EnvFn(self.envs, i) for i in range(n)]
         kind = self.envs.vector_kind(n)
-        vec = SubprocVecEnv(fns, start_method="forkserver") if kind == "async" else DummyVecEnv(fns)
-        vec.seed(self.envs.seed)
-        return vec
+        return SubprocVecEnv(fns, start_method="forkserver") if kind == "async" else DummyVecEnv(fns)
 
     def learn(self, total_timesteps: int, run: "RunContext | None" = None) -> None:
 

@@ -124,10 +124,12 @@ class VPG(OnPolicyAgent):
             self._step(policy_loss - cfg.ent_coef * entropy)
             stats.update(policy_loss=policy_loss.item(), entropy=entropy.item())
         if cfg.baseline:
-            target = self.policy.normalize_value(batch.returns)
             for _ in range(cfg.value_steps):
+                self.observe_returns(batch.returns)  # norm_value_update: minibatch (one per value step)
+                target = self.policy.normalize_value(batch.returns)
                 value = self.policy.value(batch.observations, batch.lstm_states, batch.episode_starts)
-                value_loss = 0.5 * ((self.policy.normalize_value(value) - target) ** 2).mean()  # MSE to Q_hat
+                squared_error = (self.policy.normalize_value(value) - target) ** 2  # to Q_hat
+                value_loss = self.value_loss_scale * squared_error.mean()
                 self._step(cfg.vf_coef * value_loss)
                 stats["value_loss"] = value_loss.item()
             stats["explained_variance"] = explained_variance(buffer.values.flatten(), buffer.returns.flatten())

@@ -7,7 +7,16 @@
 
 writes ``runs/<name>/eval/eval_<step>.json`` (``<step>`` = the checkpoint's env
 step, 10 digits): mean/std of return and length, every episode's return and
-length, and for Crafter the per-episode achievements, success rates and score.
+length, and for Crafter the per-episode achievements, success rates and the
+Crafter formula over these episodes as ``achievement_score`` with the policy
+that played them (``achievement_score_policy``: greedy by default).
+
+That is *not* the benchmark's Crafter score, which is over every training
+episode of the stochastic policy within 1M steps (``summary.json``'s
+``crafter_score``, ``python train.py report``); a greedy policy can score far
+above or below it. Output and JSON never call the evaluation's number the
+"Crafter score"; the run's benchmark score is printed beside it when the run
+has one.
 
 :func:`load_trained_agent` (also used by ``watch``) rebuilds a run's agent from
 its saved config and loads a checkpoint into it.
@@ -128,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--best", action="store_true", help="the checkpoint with the best periodic evaluation")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
-                      help="greedy actions (default)")
+                      help="greedy actions (default; its achievement score is not the benchmark's Crafter score)")
     mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
     p.add_argument("--seed", type=int, default=10_000, help="episode k is reset with seed+k (default 10000)")
     p.add_argument("--max-steps", type=int, help="cut each episode after this many steps")
@@ -175,16 +184,39 @@ def main(argv: list[str]) -> int:
             rates = success_rates(run)
 
             record["success_rates"] = rates
-            record["crafter_score"] = crafter_score(list(rates.values()))
+            record["achievement_score"] = crafter_score(list(rates.values()))
+            record["achievement_score_policy"] = "greedy" if args.deterministic else "stochastic"
+            record["achievement_score_note"] = (
+                f"Crafter's formula over these {args.episodes} evaluation episodes of the "
+                f"{record['achievement_score_policy']} policy; not the benchmark's Crafter score, which is "
+                "over all training episodes of the stochastic policy (summary.json crafter_score)")
         except KeyError:  # not Crafter's 22 achievements
             pass
+    benchmark = _benchmark_score(loaded.run_dir)
+    if benchmark is not None:
+        record["training_crafter_score"] = benchmark
     out = Path(args.out) if args.out else RunDir(loaded.run_dir).eval_dir / f"eval_{loaded.checkpoint.step:010d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
-    mode = "deterministic" if args.deterministic else "stochastic"
-    print(f"{args.episodes} episodes ({mode}, seeds {args.seed}..{args.seed + args.episodes - 1}): "
+    mode = "greedy" if args.deterministic else "stochastic"
+    print(f"{args.episodes} evaluation episodes ({mode} policy, seeds {args.seed}..{args.seed + args.episodes - 1}): "
           f"return {summary['mean_return']:.2f} ± {summary['std_return']:.2f}, "
-          f"length {summary['mean_length']:.1f} ± {summary['std_length']:.1f}"
-          + (f", Crafter score {record['crafter_score']:.2f}%" if "crafter_score" in record else ""))
+          f"length {summary['mean_length']:.1f} ± {summary['std_length']:.1f}")
+    if "achievement_score" in record:
+        print(f"{mode}-policy achievement score over these {args.episodes} episodes: "
+              f"{record['achievement_score']:.2f}% (an evaluation figure, not the benchmark's score)")
+    if benchmark is not None:
+        print(f"benchmark Crafter score of this run (all training episodes, stochastic policy; summary.json): "
+              f"{benchmark:.2f}%")
     print(f"written: {out}")
     return 0
+
+
+def _benchmark_score(run_dir: Path) -> float | None:
+    """``crafter_score`` of the run's ``summary.json`` (training episodes), if it has one."""
+    try:
+        summary = json.loads(RunDir(run_dir).summary.read_text())
+    except (OSError, ValueError):
+        return None
+    score = summary.get("crafter_score") if isinstance(summary, dict) else None
+    return float(score) if isinstance(score, (int, float)) else None

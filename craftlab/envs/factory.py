@@ -9,6 +9,10 @@ training, evaluation and watching. Each env is::
 
 so the episode return logged is the environment's own, before any reward
 shaping a wrapper may apply.
+
+Seeds: env ``i`` of a run with seed ``s`` gets ``env_seeds(n)[i]``, drawn from
+``numpy.random.SeedSequence(s).spawn(n)``, so runs with different seeds never
+share an env's stream (with ``s + i``, runs 0 and 1 shared 7 of 8 envs).
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.vector import AutoresetMode
 
 from craftlab.core.config import EnvConfig
@@ -47,7 +51,8 @@ def _make_seeded(config: EnvConfig, seed: int, render_mode: str | None = None) -
 
 @dataclass
 class EnvFactory:
-    """The environments of one run. Env ``i`` is seeded with ``seed + i``."""
+    """The environments of one run. Env ``i`` is seeded with ``env_seeds()[i]``
+    (independent streams per run seed, see the module doc)."""
 
     config: EnvConfig
     num_envs: int = 1
@@ -56,9 +61,21 @@ class EnvFactory:
     """'sync', 'async' (subprocesses, shared memory) or 'auto'"""
     _spaces: tuple[gym.Space, gym.Space] | None = field(default=None, repr=False)
 
+    def env_seeds(self, num_envs: int | None = None, stream: int = 0) -> list[int]:
+        """One seed per env: ``SeedSequence(seed).spawn(num_envs)`` (default: the run's
+        ``num_envs``), each child's first 32-bit word. Env ``i``'s seed is the same
+        whatever the number of envs, and no two run seeds share one (up to 32-bit
+        collisions, ~n^2 / 2^33). ``stream`` > 0 gives further independent sets
+        (e.g. PPO-RND's warm-up envs) that never meet the training envs' seeds."""
+        n = num_envs or self.num_envs
+        root = np.random.SeedSequence(self.seed) if stream == 0 else np.random.SeedSequence(
+            self.seed, spawn_key=(2**31 + stream,))
+        return [int(child.generate_state(1)[0]) for child in root.spawn(n)]
+
     def make(self, index: int = 0, render_mode: str | None = None) -> gym.Env:
-        """A single env (``reset(seed=...)`` it yourself; ``self.seed + index`` is its seed)."""
-        return _make_seeded(self.config, self.seed + index, render_mode)
+        """A single env (``reset(seed=...)`` it yourself; ``env_seeds(index + 1)[index]``
+        seeds its action space)."""
+        return _make_seeded(self.config, self.env_seeds(index + 1)[index], render_mode)
 
     def make_vector(
         self,
@@ -68,10 +85,11 @@ class EnvFactory:
     ) -> gym.vector.VectorEnv:
         """``num_envs`` parallel envs (default: the run's). In same-step autoreset
         mode (default) a finished env is reset within the same ``step`` call and
-        its last observation is in ``info["final_obs"]``, as in SB3."""
+        its last observation is in ``info["final_obs"]``, as in SB3. Reset it with
+        ``reset(seed=self.env_seeds(num_envs))``."""
         n = num_envs or self.num_envs
         kind = self.vector_kind(n, vector)
-        fns = [functools.partial(_make_seeded, self.config, self.seed + i) for i in range(n)]
+        fns = [functools.partial(_make_seeded, self.config, seed) for seed in self.env_seeds(n)]
         if kind == "async":
             return gym.vector.AsyncVectorEnv(fns, shared_memory=True, autoreset_mode=autoreset_mode,
                                              context="forkserver" if _has_forkserver() else None)

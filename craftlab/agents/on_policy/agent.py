@@ -54,7 +54,8 @@ class OnPolicyAgent(Agent):
     def build_policy(self, shared: bool) -> ActorCritic:
         """The network; subclasses with extra heads (RND) override this."""
         beta = self.config.norm_value_beta if self.config.norm_value else 0.0
-        return ActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta)
+        return ActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta,
+                           self.config.norm_value_std_floor)
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         """Adam over all of the policy's parameters (A2C may pick RMSprop)."""
@@ -79,6 +80,20 @@ class OnPolicyAgent(Agent):
         last_value = self.policy.value(last_obs, last_state, last_start)
         buffer.compute_gae(last_value, self.config.gamma, self.config.gae_lambda)
 
+    # ------------------------------------------------------- value-loss helpers
+
+    def observe_returns(self, returns: torch.Tensor) -> None:
+        """Fold a minibatch's value targets into norm_value's averages (``norm_value_update:
+        minibatch``, the recipe's order: update, then normalise this minibatch's targets).
+        Call once per gradient step, before the value loss."""
+        if self.policy.value_normalizer is not None and self.config.norm_value_update == "minibatch":
+            self.policy.value_normalizer.update(returns)
+
+    @property
+    def value_loss_scale(self) -> float:
+        """Factor on the mean squared value error: 1/2 (``value_loss: half_squared``) or 1 (``mse``)."""
+        return 0.5 if self.config.value_loss == "half_squared" else 1.0
+
     # -------------------------------------------------------------- the loop
 
     def _obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
@@ -89,7 +104,7 @@ class OnPolicyAgent(Agent):
         cfg = self.config
         if self._vec_env is None:
             self._vec_env = self.envs.make_vector()
-            obs, _ = self._vec_env.reset(seed=self.envs.seed)
+            obs, _ = self._vec_env.reset(seed=self.envs.env_seeds(self._vec_env.num_envs))
             self._next_obs = self._obs_tensor(obs)
             self._state = self.policy.initial_state(self._vec_env.num_envs)
             self._episode_start = torch.ones(self._vec_env.num_envs, device=self.device)
@@ -104,8 +119,8 @@ class OnPolicyAgent(Agent):
                 for group in self.optimizer.param_groups:
                     group["lr"] = frac * cfg.learning_rate
             self.collect_rollout(envs, buffer, run)
-            if self.policy.value_normalizer is not None:  # mu, sigma <- EMA of this rollout's returns
-                self.policy.value_normalizer.update(buffer.returns)
+            if self.policy.value_normalizer is not None and cfg.norm_value_update == "rollout":
+                self.policy.value_normalizer.update(buffer.returns)  # mu, sigma <- EMA of this rollout's returns
             self.policy.train()
             stats = self.update(buffer)
             self.num_updates += 1

@@ -107,7 +107,7 @@ class RolloutBuffer:
             order = torch.from_numpy(rng.permutation(T * N)).to(self.obs.device)
             for start in range(0, T * N, size):
                 mb = order[start:start + size]
-                yield self._samples(lambda v: v.reshape(T * N, *v.shape[2:])[mb])
+                yield self._samples(lambda v, mb=mb: v.reshape(T * N, *v.shape[2:])[mb])
             return
         per = max(1, N // num_minibatches)
         envs = torch.from_numpy(rng.permutation(N)).to(self.obs.device)
@@ -116,4 +116,4 @@ class RolloutBuffer:
             state = None
             if self.initial_state is not None:
                 state = (self.initial_state[0][:, idx], self.initial_state[1][:, idx])
-            yield self._samples(lambda v: v[:, idx].reshape(T * len(idx), *v.shape[2:]), state)
+            yield self._samples(lambda v, idx=idx: v[:, idx].reshape(T * len(idx), *v.shape[2:]), state)

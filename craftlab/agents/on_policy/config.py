@@ -45,7 +45,19 @@ class OnPolicyConfig(AgentConfig):
     """value target normalisation: the value head learns (R - mu) / sigma with mu, sigma
     moving averages of the returns (the 15.6 Crafter PPO recipe)"""
     norm_value_beta: float = 0.99
-    """decay of the moving averages of norm_value (per update)"""
+    """decay of the moving averages of norm_value, per normaliser update (norm_value_update)"""
+    norm_value_update: Literal["minibatch", "rollout"] = "minibatch"
+    """when norm_value's averages move: 'minibatch' (the recipe's NormalizeEwma: with each
+    minibatch's returns just before its value loss, 24 times per rollout with 3 epochs x 8
+    minibatches; time constant ~4 rollouts) or 'rollout' (once per rollout with all its
+    returns, craftlab before issue 12: time constant ~100 rollouts, 410k Crafter steps)"""
+    norm_value_std_floor: float = 0.1
+    """norm_value: sigma is at least this (the recipe clamps the variance at 1e-2: 0.1;
+    craftlab before issue 12 used 0.01)"""
+    value_loss: Literal["half_squared", "mse"] = "half_squared"
+    """value loss per sample: 'half_squared' 1/2 (V - R)^2 (CleanRL, Spinning Up) or 'mse'
+    (V - R)^2 (SB3's and the Crafter recipe's F.mse_loss): with the same vf_coef, 'mse'
+    weighs the value twice as much"""
     init_from: Union[str, None] = None
     """start from the policy weights of another run: a run folder (its latest
     checkpoint), a checkpoint folder, or an agent.pt file, e.g. a BC run's for
@@ -72,3 +84,4 @@ class OnPolicyConfig(AgentConfig):
         require(0.0 <= self.gamma <= 1.0, "gamma", "must be in [0, 1]")
         require(0.0 <= self.gae_lambda <= 1.0, "gae_lambda", "must be in [0, 1]")
         require(0.0 < self.norm_value_beta < 1.0, "norm_value_beta", "must be in (0, 1)")
+        require(self.norm_value_std_floor > 0, "norm_value_std_floor", "must be > 0")

@@ -35,7 +35,7 @@ class ActorCritic(nn.Module):
     """
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
-                 shared: bool, norm_value_beta: float = 0.0):
+                 shared: bool, norm_value_beta: float = 0.0, norm_value_std_floor: float = 0.01):
         super().__init__()
         recurrent = network.lstm > 0
         self.shared = shared or recurrent
@@ -62,7 +62,8 @@ class ActorCritic(nn.Module):
         else:
             raise ValueError(f"on-policy agents support Discrete and Box actions, got {action_space}")
         self.value_head = layer_init(nn.Linear(features, 1), gain=network.value_init_gain)
-        self.value_normalizer = ValueNormalizer(norm_value_beta) if norm_value_beta > 0 else None
+        self.value_normalizer = (ValueNormalizer(norm_value_beta, norm_value_std_floor) if norm_value_beta > 0
+                                 else None)
 
     # ------------------------------------------------------------ building blocks
 

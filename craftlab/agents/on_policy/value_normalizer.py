@@ -14,14 +14,17 @@ class ValueNormalizer(nn.Module):
     """Bias-corrected exponential moving averages of the returns' first two moments:
 
     m1 <- beta m1 + (1 - beta) mean(R),  m2 <- beta m2 + (1 - beta) mean(R^2)
-    mu = m1 / (1 - beta^k),  sigma = sqrt(m2 / (1 - beta^k) - mu^2)     (k updates)
+    mu = m1 / (1 - beta^k),  sigma = sqrt(max(m2 / (1 - beta^k) - mu^2, std_floor^2))   (k updates)
 
-    Before the first update it is the identity (mu = 0, sigma = 1).
+    Before the first update it is the identity (mu = 0, sigma = 1). The Crafter
+    recipe's ``NormalizeEwma`` is this with ``std_floor`` 0.1, updated with every
+    minibatch's returns (``norm_value_update``).
     """
 
-    def __init__(self, beta: float):
+    def __init__(self, beta: float, std_floor: float = 0.01):
         super().__init__()
         self.beta = beta
+        self.std_floor = std_floor
         self.register_buffer("m1", torch.zeros(()))
         self.register_buffer("m2", torch.zeros(()))
         self.register_buffer("debias", torch.zeros(()))
@@ -40,7 +43,7 @@ class ValueNormalizer(nn.Module):
         seen = self.debias > 0
         d = self.debias.clamp(min=1e-8)
         mu = self.m1 / d
-        sigma = (self.m2 / d - mu ** 2).clamp(min=1e-4).sqrt()
+        sigma = (self.m2 / d - mu ** 2).clamp(min=self.std_floor ** 2).sqrt()
         return torch.where(seen, mu, torch.zeros_like(mu)), torch.where(seen, sigma, torch.ones_like(sigma))
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
