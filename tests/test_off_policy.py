@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -50,8 +51,12 @@ def _by_observation(buffer: ReplayBuffer, draws: int = 400) -> dict[float, tuple
     batch = buffer.sample(draws)
     seen = {}
     for i in range(draws):
-        seen[float(batch.observations[i, 0])] = (float(batch.rewards[i]), float(batch.next_observations[i, 0]),
-                                                 float(batch.terminated[i]), float(batch.discounts[i]))
+        seen[float(batch.observations[i, 0])] = (
+            float(batch.rewards[i]),
+            float(batch.next_observations[i, 0]),
+            float(batch.terminated[i]),
+            float(batch.discounts[i]),
+        )
     return seen
 
 
@@ -71,13 +76,13 @@ def test_n_step_returns_stop_at_a_termination_and_at_the_newest_step():
     assert len(buffer) == 6
     seen = _by_observation(buffer)
     # s: (R = sum_j gamma^j r, s_{k+m}, terminated, gamma^m)
-    assert seen[0.0] == (1 + 0.5 * 2 + 0.25 * 4, 3.0, 1.0, 0.125)    # 3 steps, ends terminated
-    assert seen[1.0] == (2 + 0.5 * 4, 3.0, 1.0, 0.25)                # stops at the termination
-    assert seen[2.0] == (4.0, 3.0, 1.0, 0.5)                         # the true final obs, no bootstrap
+    assert seen[0.0] == (1 + 0.5 * 2 + 0.25 * 4, 3.0, 1.0, 0.125)  # 3 steps, ends terminated
+    assert seen[1.0] == (2 + 0.5 * 4, 3.0, 1.0, 0.25)  # stops at the termination
+    assert seen[2.0] == (4.0, 3.0, 1.0, 0.5)  # the true final obs, no bootstrap
     assert seen[10.0] == (8 + 0.5 * 16 + 0.25 * 32, 13.0, 0.0, 0.125)  # nothing from episode 1
-    assert seen[11.0] == (16 + 0.5 * 32, 13.0, 0.0, 0.25)            # cut at the newest stored step
+    assert seen[11.0] == (16 + 0.5 * 32, 13.0, 0.0, 0.25)  # cut at the newest stored step
     assert seen[12.0] == (32.0, 13.0, 0.0, 0.5)
-    assert set(seen) == {0.0, 1.0, 2.0, 10.0, 11.0, 12.0}            # never the final obs 3 or the head 13
+    assert set(seen) == {0.0, 1.0, 2.0, 10.0, 11.0, 12.0}  # never the final obs 3 or the head 13
 
 
 def test_n_step_returns_bootstrap_a_truncation_from_the_real_final_observation():
@@ -85,14 +90,13 @@ def test_n_step_returns_bootstrap_a_truncation_from_the_real_final_observation()
     time limit with final obs 2 (the vector env returns the reset obs 20 instead); env 1 runs on."""
     buffer = ReplayBuffer(32, 2, VECTOR, gym.spaces.Discrete(2), gamma=0.5, n_step=3, rng=np.random.default_rng(0))
     buffer.add(_obs(0, 100), [0, 0], [1.0, 0.0], _obs(1, 101), [False, False], [False, False])
-    buffer.add(_obs(1, 101), [0, 0], [1.0, 0.0], _obs(20, 102), [False, False], [True, False],
-               _final({0: 2.0}, 2))
+    buffer.add(_obs(1, 101), [0, 0], [1.0, 0.0], _obs(20, 102), [False, False], [True, False], _final({0: 2.0}, 2))
     buffer.add(_obs(20, 102), [0, 0], [5.0, 0.0], _obs(21, 103), [False, False], [False, False])
     seen = _by_observation(buffer)
-    assert seen[0.0] == (1 + 0.5 * 1, 2.0, 0.0, 0.25)   # bootstrapped with gamma^2 Q(s_final)
+    assert seen[0.0] == (1 + 0.5 * 1, 2.0, 0.0, 0.25)  # bootstrapped with gamma^2 Q(s_final)
     assert seen[1.0] == (1.0, 2.0, 0.0, 0.5)
-    assert seen[20.0] == (5.0, 21.0, 0.0, 0.5)          # the new episode starts from its reset obs
-    assert seen[100.0] == (0.0, 103.0, 0.0, 0.125)      # the other env is not affected
+    assert seen[20.0] == (5.0, 21.0, 0.0, 0.5)  # the new episode starts from its reset obs
+    assert seen[100.0] == (0.0, 103.0, 0.0, 0.125)  # the other env is not affected
     assert 2.0 not in seen and 21.0 not in seen
 
 
@@ -115,8 +119,9 @@ def test_image_frames_are_stored_once():
     next_observations are rebuilt exactly, with the true final frame where an episode ended."""
     shape, capacity, num_envs = (64, 64, 3), 2000, 2
     space = gym.spaces.Box(0, 255, shape, np.uint8)
-    buffer = ReplayBuffer(capacity, num_envs, space, gym.spaces.Discrete(4), gamma=0.9, n_step=1,
-                          rng=np.random.default_rng(0))
+    buffer = ReplayBuffer(
+        capacity, num_envs, space, gym.spaces.Discrete(4), gamma=0.9, n_step=1, rng=np.random.default_rng(0)
+    )
     frame_bytes = int(np.prod(shape))
     assert buffer.frames.nbytes == capacity * frame_bytes
     assert buffer.nbytes < 1.01 * capacity * frame_bytes
@@ -144,8 +149,9 @@ def test_image_frames_are_stored_once():
         final = np.empty(num_envs, dtype=object)
         for e in np.flatnonzero(ended):
             final[e] = true_next[e]
-        buffer.add(obs, rng.integers(0, 4, num_envs), np.zeros(num_envs), returned, ended, np.zeros(num_envs, bool),
-                   final)
+        buffer.add(
+            obs, rng.integers(0, 4, num_envs), np.zeros(num_envs), returned, ended, np.zeros(num_envs, bool), final
+        )
         expected.update(zip(ids(obs), ids(true_next)))
         obs = returned
     batch = buffer.sample(256)
@@ -179,8 +185,17 @@ def test_sum_tree_samples_proportionally_to_priorities():
 def test_prioritized_replay_probabilities_and_importance_weights():
     """Priorities p = [1, 2, 3, 4], alpha = 1: P(i) = p_i / 10, and with beta = 0.5 the
     weights are w_i = (N P(i))^-beta / max_k w_k = sqrt(0.1 / P(i)) = [1, 0.707, 0.577, 0.5]."""
-    buffer = ReplayBuffer(16, 1, VECTOR, gym.spaces.Discrete(2), gamma=0.9, prioritized=True, alpha=1.0,
-                          priority_eps=1e-9, rng=np.random.default_rng(0))
+    buffer = ReplayBuffer(
+        16,
+        1,
+        VECTOR,
+        gym.spaces.Discrete(2),
+        gamma=0.9,
+        prioritized=True,
+        alpha=1.0,
+        priority_eps=1e-9,
+        rng=np.random.default_rng(0),
+    )
     for t in range(4):
         buffer.add(_obs(t), [0], [0.0], _obs(t + 1), [False], [False])
     first = buffer.sample(64, beta=0.5)
@@ -194,8 +209,16 @@ def test_prioritized_replay_probabilities_and_importance_weights():
     for t, w in enumerate([1.0, np.sqrt(0.5), np.sqrt(1 / 3), 0.5]):
         assert np.allclose(batch.weights.numpy()[obs == t], w, atol=1e-6)
     # alpha = 0.5 flattens: P(i) = sqrt(p_i) / sum_k sqrt(p_k)
-    flat = ReplayBuffer(16, 1, VECTOR, gym.spaces.Discrete(2), prioritized=True, alpha=0.5, priority_eps=1e-9,
-                        rng=np.random.default_rng(0))
+    flat = ReplayBuffer(
+        16,
+        1,
+        VECTOR,
+        gym.spaces.Discrete(2),
+        prioritized=True,
+        alpha=0.5,
+        priority_eps=1e-9,
+        rng=np.random.default_rng(0),
+    )
     for t in range(2):
         flat.add(_obs(t), [0], [0.0], _obs(t + 1), [False], [False])
     flat.update_priorities(np.array([0, 1]), np.array([1.0, 4.0]))
@@ -220,11 +243,14 @@ def test_polyak_update():
 # ---------------------------------------------------------------------- DQN
 
 
-def make_dqn(env: str | dict, seed: int = 0, num_envs: int = 1, **algo):
-    """A DQN agent built as ``train.py`` builds it (env: an id or an ``env:`` mapping)."""
-    env_cfg = {"id": env} if isinstance(env, str) else env
-    data = {"env": env_cfg, "algo": {"name": "dqn", **algo},
-            "train": {"num_envs": num_envs, "seed": seed, "progress_bar": False, "device": "cpu"}}
+def make_dqn(env: str, seed: int = 0, num_envs: int = 1, env_kwargs: dict | None = None, **algo):
+    """A DQN agent built as ``train.py`` builds it."""
+    env_cfg = {"id": env, "kwargs": env_kwargs or {}}
+    data = {
+        "env": env_cfg,
+        "algo": {"name": "dqn", **algo},
+        "train": {"num_envs": num_envs, "seed": seed, "progress_bar": False, "device": "cpu"},
+    }
     return build_agent(load_run_config(data=data))
 
 
@@ -232,17 +258,26 @@ PROBE_GAMMA = 0.5
 """discount in the probes: V(s0) of the two-step probe is 0.5"""
 PROBE_TOL = 0.1
 """largest accepted |Q_estimate - Q_exact| (rewards are +-1)"""
-PROBE_ALGO = {"gamma": PROBE_GAMMA, "learning_rate": 5e-3, "batch_size": 64, "buffer_size": 4000,
-              "learning_starts": 200, "train_freq": 1, "gradient_steps": 1, "target_update_interval": 50,
-              "exploration_fraction": 0.5, "exploration_final_eps": 0.5,
-              "network": {"hidden_sizes": [32], "activation": "relu"}}
+PROBE_ALGO = {
+    "gamma": PROBE_GAMMA,
+    "learning_rate": 5e-3,
+    "batch_size": 64,
+    "buffer_size": 4000,
+    "learning_starts": 200,
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "target_update_interval": 50,
+    "exploration_fraction": 0.5,
+    "exploration_final_eps": 0.5,
+    "network": {"hidden_sizes": [32], "activation": "relu"},
+}
 """small batches, frequent target copies; epsilon stays >= 0.5 so every action's Q is learned"""
 PROBE_STEPS = 2000
 """env steps (4 envs: 450 gradient steps)"""
 
 
-def train_probe(env: str, steps: int = PROBE_STEPS, **algo):
-    agent = make_dqn(env, num_envs=4, **{**PROBE_ALGO, **algo})
+def train_probe(env: str, steps: int = PROBE_STEPS, env_kwargs: dict | None = None, **algo):
+    agent = make_dqn(env, num_envs=4, env_kwargs=env_kwargs, **{**PROBE_ALGO, **algo})
     agent.learn(steps)
     agent.close()
     return agent
@@ -250,8 +285,9 @@ def train_probe(env: str, steps: int = PROBE_STEPS, **algo):
 
 def assert_q(agent, obs: list, exact: list[list[float]], probe: str) -> None:
     got = agent.q_values(np.asarray(obs, dtype=np.float32))
-    assert np.all(np.abs(got - np.asarray(exact)) <= PROBE_TOL), \
+    assert np.all(np.abs(got - np.asarray(exact)) <= PROBE_TOL), (
         f"DQN on {probe}: Q = {got.round(3).tolist()}, exact {exact} (tolerance {PROBE_TOL})"
+    )
 
 
 def test_dqn_probe_constant_reward():
@@ -284,7 +320,12 @@ def test_dqn_probe_observation_action_reward():
 @pytest.mark.slow
 def test_dqn_probe_image_observation_action_reward():
     """The same through a CNN on uint8 images (the image replay path)."""
-    agent = train_probe("probe/image_observation_action_reward", network={"kind": "nature_cnn", "features": 64})
+    agent = train_probe(
+        "probe/image_observation_action_reward",
+        batch_size=32,
+        network={"kind": "nature_cnn", "features": 64},
+        env_kwargs={"size": 36},
+    )
     env = agent.envs.make().unwrapped
     assert_q(agent, [env.image(0), env.image(1)], [[1.0, -1.0], [-1.0, 1.0]], "image_observation_action_reward")
 
@@ -300,9 +341,18 @@ def test_dqn_probe_two_step_with_every_option():
 # (small buffer, large steps), and DQN's target max_b Q_hat(B, b) is biased upwards;
 # Double DQN values the online network's argmax with the target network, whose noise
 # differs (its data are 200 gradient steps older), so the bias mostly cancels.
-BIAS_ALGO = {"gamma": 1.0, "learning_rate": 1e-2, "batch_size": 16, "buffer_size": 300, "learning_starts": 100,
-             "train_freq": 1, "target_update_interval": 200, "exploration_fraction": 0.1,
-             "exploration_final_eps": 0.1, "network": {"hidden_sizes": [32], "activation": "relu"}}
+BIAS_ALGO = {
+    "gamma": 1.0,
+    "learning_rate": 1e-2,
+    "batch_size": 16,
+    "buffer_size": 300,
+    "learning_starts": 100,
+    "train_freq": 1,
+    "target_update_interval": 200,
+    "exploration_fraction": 0.1,
+    "exploration_final_eps": 0.1,
+    "network": {"hidden_sizes": [32], "activation": "relu"},
+}
 BIAS_STEPS = 2000
 
 
@@ -332,39 +382,55 @@ def test_double_dqn_overestimates_less_on_the_maximization_bias_mdp():
 
 # ------------------------------------------------------------- DQN learns CartPole
 
-CARTPOLE_CONFIG = "configs/levine/dqn_cartpole.yaml"
+CARTPOLE_CONFIG = Path(__file__).resolve().parent.parent / "configs/levine/dqn_cartpole.yaml"
 CARTPOLE_TARGET = 450.0
 
 
-def test_dqn_solves_cartpole():
-    """configs/levine/dqn_cartpole.yaml, seed 0: greedy mean return (10 episodes, every 5000
-    steps) >= 450 within 50k steps; the run stops once solved. Measured: seeds 0 / 1 / 2 reach
-    it at 15k / 20k / 35k steps; one seed keeps the test to ~15k steps (~30 s on one core)."""
-    from pathlib import Path
+CARTPOLE_SEED = 1
+CARTPOLE_BUDGET = 30_000
+"""one seed with a budget 1.5x what it needs keeps the test to ~50 s of one core"""
 
-    config = load_run_config(Path(__file__).resolve().parent.parent / CARTPOLE_CONFIG,
-                             ["train.seed=0", "train.device=cpu", "train.progress_bar=false"])
+
+def test_dqn_solves_cartpole():
+    """configs/levine/dqn_cartpole.yaml: greedy mean return (10 episodes, every 5000 steps)
+    >= 450, stopping once solved. Measured with this config (2-core machine, 1 thread):
+    seeds 0 / 1 / 2 solve it at 35k / 20k / 35k steps (all 3 within the config's 50k);
+    the test runs seed 1 and fails unless it is solved within 30k steps."""
+    config = load_run_config(
+        CARTPOLE_CONFIG,
+        [f"train.seed={CARTPOLE_SEED}", "train.device=cpu", "train.progress_bar=false"],
+    )
     agent = build_agent(config)
-    budget = config.train.total_timesteps
-    run = RunContext(budget, eval_interval=config.train.eval_interval)
+    run = RunContext(CARTPOLE_BUDGET, eval_interval=config.train.eval_interval)
     curve = []
 
     def check(agent_, step):
-        curve.append((step, evaluate(agent_, agent_.envs, episodes=10, seed=1000).summary()["mean_return"]))
+        curve.append(
+            (step, evaluate(agent_, agent_.envs, episodes=10, seed=1000 + CARTPOLE_SEED).summary()["mean_return"])
+        )
         if curve[-1][1] >= CARTPOLE_TARGET:
             run.interrupted = True
 
     run.evaluate, run.agent = check, agent
-    agent.learn(budget, run)
+    agent.learn(CARTPOLE_BUDGET, run)
     agent.close()
     assert max(r for _, r in curve) >= CARTPOLE_TARGET, f"DQN did not solve CartPole-v1: (step, return) {curve}"
 
 
 # ------------------------------------------------------------------- checkpoints
 
-RESUME_ALGO = {"learning_rate": 1e-3, "batch_size": 32, "buffer_size": 3000, "learning_starts": 200,
-               "train_freq": 4, "target_update_interval": 50, "n_step": 3, "prioritized_replay": True,
-               "double_q": True, "network": {"hidden_sizes": [32], "activation": "relu"}}
+RESUME_ALGO = {
+    "learning_rate": 1e-3,
+    "batch_size": 32,
+    "buffer_size": 3000,
+    "learning_starts": 200,
+    "train_freq": 4,
+    "target_update_interval": 50,
+    "n_step": 3,
+    "prioritized_replay": True,
+    "double_q": True,
+    "network": {"hidden_sizes": [32], "activation": "relu"},
+}
 
 
 def _round_trip(state: dict) -> dict:

@@ -123,14 +123,21 @@ class DQN(OffPolicyAgent):
     def __init__(self, config: DQNConfig, envs, device="cpu", seed: int = 0):
         super().__init__(config, envs, device, seed)
         if not isinstance(self.action_space, gym.spaces.Discrete):
-            raise ValueError(f"DQN needs Discrete actions, got {self.action_space}; use a continuous-action "
-                             "agent (SAC, TD3, PPO) for Box actions")
+            raise ValueError(
+                f"DQN needs Discrete actions, got {self.action_space}; use a continuous-action "
+                "agent (SAC, TD3, PPO) for Box actions"
+            )
         self.n_actions = int(self.action_space.n)
+        self.action_start = int(self.action_space.start)
+        """the first action's number (Gymnasium's Discrete(n, start))"""
         # Q(s, a; theta) and the target Q_hat with theta^- = theta
-        self.q_network = QNetwork(self.observation_space, self.n_actions, config.network, config.dueling).to(self.device)
+        self.q_network = QNetwork(self.observation_space, self.n_actions, config.network, config.dueling).to(
+            self.device
+        )
         self.target_network = make_target(self.q_network)
-        self.optimizer = torch.optim.Adam(self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps,
-                                          foreach=True)
+        self.optimizer = torch.optim.Adam(
+            self.q_network.parameters(), lr=config.learning_rate, eps=config.adam_eps, foreach=True
+        )
 
     # ------------------------------------------------------- the off-policy hooks
 
@@ -159,7 +166,7 @@ class DQN(OffPolicyAgent):
         n = len(greedy)
         explore = self.np_rng.random(n) < epsilon
         random = self.np_rng.integers(0, self.n_actions, size=n)
-        return np.where(explore, random, greedy) + self.action_space.start
+        return np.where(explore, random, greedy) + self.action_start
 
     def exploration_action(self, obs: torch.Tensor) -> np.ndarray:
         return self.epsilon_greedy(obs, self.epsilon)
@@ -171,23 +178,23 @@ class DQN(OffPolicyAgent):
         cfg = self.config
         # y_j = R_j + (1 - terminated_j) gamma^m Q_hat(s_{j+m}, a*; theta^-)   (R_j, m: n-step, m <= n)
         with torch.no_grad():
-            next_q_target = self.target_network(batch.next_observations)            # [B, A]
+            next_q_target = self.target_network(batch.next_observations)  # [B, A]
             if cfg.double_q:  # a* = argmax_a Q(s', a; theta): online selects, target evaluates
                 next_actions = self.q_network(batch.next_observations).argmax(dim=1, keepdim=True)
-            else:             # a* = argmax_a Q_hat(s', a; theta^-)
+            else:  # a* = argmax_a Q_hat(s', a; theta^-)
                 next_actions = next_q_target.argmax(dim=1, keepdim=True)
-            next_q = next_q_target.gather(1, next_actions).squeeze(1)                # [B]
+            next_q = next_q_target.gather(1, next_actions).squeeze(1)  # [B]
             targets = batch.rewards + (1.0 - batch.terminated) * batch.discounts * next_q
 
         # Q(s_j, a_j; theta)
-        actions = (batch.actions.long() - self.action_space.start).unsqueeze(1)
-        q = self.q_network(batch.observations).gather(1, actions).squeeze(1)       # [B]
+        actions = (batch.actions.long() - self.action_start).unsqueeze(1)
+        q = self.q_network(batch.observations).gather(1, actions).squeeze(1)  # [B]
         td_errors = targets - q
         # L(theta) = E_j[ w_j loss(y_j - Q(s_j, a_j; theta)) ]  (w_j = 1 without prioritised replay)
         if cfg.loss == "huber":
             elementwise = F.huber_loss(q, targets, reduction="none", delta=1.0)
         else:
-            elementwise = 0.5 * td_errors ** 2
+            elementwise = 0.5 * td_errors**2
         loss = (batch.weights * elementwise).mean()
 
         self.optimizer.zero_grad(set_to_none=True)

@@ -70,9 +70,11 @@ class OffPolicyAgent(Agent):
         super().__init__(config, envs, device, seed)
         slots = config.buffer_size // envs.num_envs
         if slots < config.n_step + 2:
-            raise ConfigError(f"config key 'algo.buffer_size': {config.buffer_size} leaves {slots} slots per env "
-                              f"for {envs.num_envs} envs; it needs at least n_step + 2 = {config.n_step + 2} "
-                              "per env (raise buffer_size or lower train.num_envs)")
+            raise ConfigError(
+                f"config key 'algo.buffer_size': {config.buffer_size} leaves {slots} slots per env "
+                f"for {envs.num_envs} envs; it needs at least n_step + 2 = {config.n_step + 2} "
+                "per env (raise buffer_size or lower train.num_envs)"
+            )
         self.np_rng = np.random.default_rng(seed)
         """the agent's own RNG: random actions, exploration, replay sampling (checkpointed)"""
         self.num_gradient_steps = 0
@@ -164,11 +166,25 @@ class OffPolicyAgent(Agent):
 
     def make_replay_buffer(self) -> ReplayBuffer:
         cfg = self.config
-        buffer = ReplayBuffer(cfg.buffer_size, self.envs.num_envs, self.observation_space, self.action_space,
-                              gamma=cfg.gamma, n_step=cfg.n_step, prioritized=cfg.prioritized_replay,
-                              alpha=cfg.per_alpha, priority_eps=cfg.per_eps, rng=self.np_rng)
-        log.info("replay buffer: %d observations (%d envs x %d), %.2f GB", buffer.slots * buffer.num_envs,
-                 buffer.num_envs, buffer.slots, buffer.nbytes / 1e9)
+        buffer = ReplayBuffer(
+            cfg.buffer_size,
+            self.envs.num_envs,
+            self.observation_space,
+            self.action_space,
+            gamma=cfg.gamma,
+            n_step=cfg.n_step,
+            prioritized=cfg.prioritized_replay,
+            alpha=cfg.per_alpha,
+            priority_eps=cfg.per_eps,
+            rng=self.np_rng,
+        )
+        log.info(
+            "replay buffer: %d observations (%d envs x %d), %.2f GB",
+            buffer.slots * buffer.num_envs,
+            buffer.num_envs,
+            buffer.slots,
+            buffer.nbytes / 1e9,
+        )
         return buffer
 
     # -------------------------------------------------------------- the loop
@@ -191,6 +207,7 @@ class OffPolicyAgent(Agent):
         while self.num_timesteps < total_timesteps:
             # 1. act: uniformly at random during the warm-up, then the algorithm's exploration
             obs = self._obs
+            assert obs is not None
             if self.num_timesteps < cfg.learning_starts:
                 actions = self.random_actions(n)
             else:
@@ -239,8 +256,9 @@ class OffPolicyAgent(Agent):
     # ------------------------------------------------------------- interface
 
     @torch.inference_mode()
-    def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
-            deterministic: bool = True) -> tuple[np.ndarray, Any]:
+    def act(
+        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
         return self.policy_action(self.obs_tensor(np.asarray(obs)), deterministic), None
 
     def state_dict(self) -> dict[str, Any]:
@@ -277,9 +295,12 @@ class OffPolicyAgent(Agent):
             self.replay_buffer = None
             self._refill_until = self.num_timesteps + max(self.config.learning_starts, self.config.batch_size)
             if self.num_timesteps > 0:
-                log.warning("replay buffer: the checkpoint at step %d has none (train.save_replay_buffer is false); "
-                            "it starts empty and training resumes after %d steps refill it",
-                            self.num_timesteps, self._refill_until - self.num_timesteps)
+                log.warning(
+                    "replay buffer: the checkpoint at step %d has none (train.save_replay_buffer is false); "
+                    "it starts empty and training resumes after %d steps refill it",
+                    self.num_timesteps,
+                    self._refill_until - self.num_timesteps,
+                )
 
     def close(self) -> None:
         if self._vec_env is not None:

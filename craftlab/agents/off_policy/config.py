@@ -64,8 +64,11 @@ class OffPolicyConfig(AgentConfig):
     def validate(self) -> None:
         require(self.buffer_size >= 1, "buffer_size", "must be >= 1")
         require(self.learning_starts >= 0, "learning_starts", "must be >= 0")
-        require(self.learning_starts < self.buffer_size, "learning_starts",
-                "must be below buffer_size (the warm-up must fit in the buffer)")
+        require(
+            self.learning_starts < self.buffer_size,
+            "learning_starts",
+            "must be below buffer_size (the warm-up must fit in the buffer)",
+        )
         require(self.batch_size >= 1, "batch_size", "must be >= 1")
         require(self.learning_rate > 0, "learning_rate", "must be > 0")
         require(0.0 <= self.gamma <= 1.0, "gamma", "must be in [0, 1]")

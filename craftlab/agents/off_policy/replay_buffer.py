@@ -96,8 +96,10 @@ class ReplayBuffer:
         self.slots = T = buffer_size // num_envs
         """slots per env (frames stored per env)"""
         if T < n_step + 2:
-            raise ValueError(f"buffer_size {buffer_size} leaves {T} slots per env for {num_envs} envs; "
-                             f"it needs at least n_step + 2 = {n_step + 2}")
+            raise ValueError(
+                f"buffer_size {buffer_size} leaves {T} slots per env for {num_envs} envs; "
+                f"it needs at least n_step + 2 = {n_step + 2}"
+            )
         self.gamma, self.n_step = gamma, n_step
         self.prioritized, self.alpha, self.priority_eps = prioritized, alpha, priority_eps
         self.rng = rng if rng is not None else np.random.default_rng()
@@ -105,7 +107,7 @@ class ReplayBuffer:
         self.obs_dtype = np.dtype(observation_space.dtype)
         if isinstance(action_space, gym.spaces.Discrete):
             self.action_shape: tuple[int, ...] = ()
-            self.action_dtype = np.dtype(np.int64)
+            self.action_dtype: np.dtype = np.dtype(np.int64)
         elif isinstance(action_space, gym.spaces.Box):
             self.action_shape, self.action_dtype = tuple(action_space.shape), np.dtype(np.float32)
         else:
@@ -208,6 +210,7 @@ class ReplayBuffer:
         self._claim(nxt, envs)
         next_frames = np.array(next_obs, copy=True)
         for e in np.flatnonzero(ended):
+            assert final_obs is not None
             next_frames[e] = final_obs[e]
         self.frames[nxt, envs] = next_frames
         self.pos = nxt
@@ -225,7 +228,7 @@ class ReplayBuffer:
         env, e.g. after resuming from a checkpoint): every running episode is treated as
         truncated after its last stored transition, bootstrapping from the last stored
         observation, and the next :meth:`add` stores its ``obs`` as a first observation."""
-        N, T = self.num_envs, self.slots
+        T = self.slots
         for e in np.flatnonzero(~self.needs_obs):
             last = (self.pos[e] - 1) % T
             if self.valid[last, e] and not (self.terminated[last, e] or self.truncated[last, e]):
@@ -259,7 +262,7 @@ class ReplayBuffer:
             rewards=tensor(rewards.astype(np.float32)),
             next_observations=tensor(self.frames[next_slots, envs]),
             terminated=tensor(terminated.astype(np.float32)),
-            discounts=tensor((self.gamma ** m).astype(np.float32)),
+            discounts=tensor((self.gamma**m).astype(np.float32)),
             weights=tensor(weights.astype(np.float32)),
             indices=indices,
         )
@@ -278,7 +281,7 @@ class ReplayBuffer:
         for j in range(self.n_step):
             k = (slots + j) % T
             take = running & (j < stored_after)
-            returns += np.where(take, self.gamma ** j * self.rewards[k, envs], 0.0)
+            returns += np.where(take, self.gamma**j * self.rewards[k, envs], 0.0)
             m += take
             terminated |= take & self.terminated[k, envs]
             running = take & ~(self.terminated[k, envs] | self.truncated[k, envs])
@@ -302,10 +305,10 @@ class ReplayBuffer:
         total = self.sum_tree.total
         u = (np.arange(batch_size) + self.rng.random(batch_size)) * (total / batch_size)
         indices = self.sum_tree.find_prefix_sum(np.minimum(u, np.nextafter(total, 0)))
-        probs = self.sum_tree[indices] / total                       # P(i)
+        probs = self.sum_tree[indices] / total  # P(i)
         n = self.num_transitions
-        weights = (n * probs) ** -beta                               # w_i = (N P(i))^-beta
-        max_weight = (n * self.min_tree.min / total) ** -beta        # max_k w_k: the smallest P(k)
+        weights = (n * probs) ** -beta  # w_i = (N P(i))^-beta
+        max_weight = (n * self.min_tree.min / total) ** -beta  # max_k w_k: the smallest P(k)
         return indices, weights / max_weight
 
     def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray | torch.Tensor) -> None:
@@ -334,11 +337,16 @@ class ReplayBuffer:
     def state_dict(self) -> dict[str, Any]:
         """The whole buffer as tensors (sharing memory with the arrays, no copy)."""
         state: dict[str, Any] = {
-            "frames": torch.from_numpy(self.frames), "actions": torch.from_numpy(self.actions),
-            "rewards": torch.from_numpy(self.rewards), "terminated": torch.from_numpy(self.terminated),
-            "truncated": torch.from_numpy(self.truncated), "valid": torch.from_numpy(self.valid),
-            "pos": torch.from_numpy(self.pos), "needs_obs": torch.from_numpy(self.needs_obs),
-            "high_water": self.high_water, "num_transitions": self.num_transitions,
+            "frames": torch.from_numpy(self.frames),
+            "actions": torch.from_numpy(self.actions),
+            "rewards": torch.from_numpy(self.rewards),
+            "terminated": torch.from_numpy(self.terminated),
+            "truncated": torch.from_numpy(self.truncated),
+            "valid": torch.from_numpy(self.valid),
+            "pos": torch.from_numpy(self.pos),
+            "needs_obs": torch.from_numpy(self.needs_obs),
+            "high_water": self.high_water,
+            "num_transitions": self.num_transitions,
             "max_priority": self.max_priority,
         }
         if self.priorities is not None:
@@ -347,8 +355,10 @@ class ReplayBuffer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if tuple(state["frames"].shape) != self.frames.shape:
-            raise ValueError(f"replay buffer of shape {tuple(state['frames'].shape)} does not fit this one "
-                             f"{self.frames.shape} (buffer_size, num_envs or observations differ)")
+            raise ValueError(
+                f"replay buffer of shape {tuple(state['frames'].shape)} does not fit this one "
+                f"{self.frames.shape} (buffer_size, num_envs or observations differ)"
+            )
         for name in ("frames", "actions", "rewards", "terminated", "truncated", "valid", "pos", "needs_obs"):
             getattr(self, name)[...] = state[name].cpu().numpy()
         self.high_water = int(state["high_water"])
@@ -360,6 +370,6 @@ class ReplayBuffer:
                 self.priorities[:] = state["priorities"].cpu().numpy()
             else:  # saved without prioritised replay: every transition at the largest priority
                 self.priorities[:] = np.where(self.valid.reshape(-1), self.max_priority, 0.0)
-            scaled = self.priorities ** self.alpha
+            scaled = self.priorities**self.alpha
             self.sum_tree.rebuild(np.where(self.priorities > 0, scaled, 0.0))
             self.min_tree.rebuild(np.where(self.priorities > 0, scaled, np.inf))

@@ -50,7 +50,7 @@ class SegmentTree:
     def rebuild(self, leaf_values: np.ndarray) -> None:
         """Set all ``capacity`` leaves at once and recompute the tree bottom-up (loading)."""
         self.nodes[:] = self.neutral
-        self.nodes[self.size:self.size + self.capacity] = leaf_values
+        self.nodes[self.size : self.size + self.capacity] = leaf_values
         for level_start in (1 << d for d in reversed(range(self.size.bit_length() - 1))):
             k = np.arange(level_start, 2 * level_start)
             self.nodes[k] = self.op(self.nodes[2 * k], self.nodes[2 * k + 1])

@@ -40,8 +40,9 @@ def polyak_update(online: nn.Module, target: nn.Module, tau: float) -> None:
         b_target.copy_(b_online)
 
 
-def update_targets(pairs: Iterable[tuple[nn.Module, nn.Module]], tau: float, interval: int,
-                   num_gradient_steps: int) -> bool:
+def update_targets(
+    pairs: Iterable[tuple[nn.Module, nn.Module]], tau: float, interval: int, num_gradient_steps: int
+) -> bool:
     """After gradient step number ``num_gradient_steps`` (counted from 1): Polyak-update
     each ``(online, target)`` pair if the step is a multiple of ``interval``.
     Returns whether it did."""
