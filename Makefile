@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: on a CPU-only machine this picks the CPU build; a GPU machine gets CUDA.
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,watch]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,watch,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -10,6 +10,7 @@
     python train.py eval RUN          evaluate a trained agent (JSON in the run folder)
     python train.py report RUNS...    multi-seed report (PNG + table)
     python train.py doctor            check the set-up (torch, CUDA, Java, MineRL, display)
+    python train.py sweep CONFIG --param KEY=DIST ...   hyperparameter sweep on Ray Tune
 
 Problems a user can fix (a bad config key, an unknown algorithm, a checkpoint
 of another algorithm) print one line naming the problem and the fix, and exit
@@ -30,8 +31,8 @@ from craftlab.core.errors import UserError
 from craftlab.core.run_dir import RunDir
 from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import resume, train, write_error_message
-from craftlab.commands import doctor, evaluate, report, watch
-from craftlab.commands.experiment import train_seeds_main
+from craftlab.commands import doctor, evaluate, report, sweep, watch
+from craftlab.commands.experiment import add_ray_arguments, check_seed_options, train_seeds_main
 from craftlab.agents.registry import AGENTS
 from craftlab.envs.registry import ENVS, WRAPPERS
 from craftlab.agents.registry import agent_class
@@ -99,6 +100,7 @@ def train_parser() -> argparse.ArgumentParser:
                              "(--run-dir, default runs/<name>_<time>) as seed_<N>/ run folders")
     parser.add_argument("--parallel", type=int, metavar="N",
                         help="with --seeds: at most N runs at a time (default: the number of CPU cores)")
+    add_ray_arguments(parser)
     return parser
 
 
@@ -109,8 +111,7 @@ def train_main(argv: list[str]) -> int:
     if args.seeds is not None:
 
         return train_seeds_main(args)
-    if args.parallel is not None:
-        raise UserError("--parallel goes with --seeds (e.g. --seeds 0 1 2 --parallel 2)")
+    check_seed_options(args)
     overrides = list(args.overrides)
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
@@ -189,4 +190,5 @@ SUBCOMMANDS.update({
     "eval": (evaluate.main, "evaluate a trained agent"),
     "report": (report.main, "multi-seed report with plots against published results"),
     "doctor": (doctor.main, "check the set-up: torch, CUDA, Java, MineRL, display"),
+    "sweep": (sweep.main, "hyperparameter sweep on Ray Tune (seeds, early stopping; a cluster with --address)"),
 })

@@ -355,7 +355,8 @@ def check_run_name(name: str | None) -> None:
         )
 
 
-SECTIONS = ("name", "env", "algo", "train")
+SECTIONS = ("name", "env", "algo", "train", "sweep")
+"""the top-level keys of a config; `sweep` (craftlab.runs.search_space.SweepConfig) is read by `train.py sweep` only"""
 
 
 # ------------------------------------------------------------------ loading

@@ -65,6 +65,8 @@ class RunLogger:
         """the environment's metric plug-in (craftlab.core.metrics)"""
         self.last_return: float | None = None
         self.episode_count = 0
+        self.latest: dict[str, float] = {}
+        """the last value written under each tag (Ray Tune trials report these at each checkpoint)"""
         self._start_time = time.perf_counter()
         self._last_sps_log = 0.0
         self._last_step = self._last_sps_step = start_step
@@ -115,15 +117,16 @@ class RunLogger:
             self._episodes_fh.write(json.dumps(record) + "\n")
         self.scalar("charts/episodic_return", episode["r"], step)
         self.scalar("charts/episodic_length", episode["l"], step)
-        if self.writer is not None:
-            for tag, value in self.metrics.scalars().items():
-                self.writer.add_scalar(tag, value, step)
+        for tag, value in self.metrics.scalars().items():
+            self.scalar(tag, value, step)
 
     # ------------------------------------------------------------------ scalars
 
     def scalar(self, tag: str, value: float, step: int) -> None:
-        if self.writer is not None and value is not None and math.isfinite(float(value)):
-            self.writer.add_scalar(tag, float(value), step)
+        if value is not None and math.isfinite(float(value)):
+            self.latest[tag] = float(value)
+            if self.writer is not None:
+                self.writer.add_scalar(tag, float(value), step)
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         for tag, value in values.items():

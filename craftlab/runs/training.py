@@ -200,9 +200,11 @@ def train(
     resume: bool = False,
     checkpoint_step: int | None = None,
     handle_signals: bool = True,
+    on_report: ReportHook | None = None,
 ) -> Path:
     """Train ``config`` in ``run_dir`` (new folder when None); with ``resume``,
-    continue from the run folder's latest checkpoint. Returns the run folder."""
+    continue from the run folder's latest checkpoint. Returns the run folder.
+    ``on_report`` (a Ray Tune trial's): see :class:`_Reports`."""
     run_dir = Path(run_dir) if run_dir is not None else new_run_dir(config)
     checkpointer = Checkpointer(RunDir(run_dir).checkpoints, keep=config.train.keep_checkpoints)
     cleaned = checkpointer.cleanup()  # what a crash left: .tmp-* and .old-* folders, half-deleted step_*
@@ -260,6 +262,7 @@ def train(
             save_replay_buffer=config.train.save_replay_buffer,
         )
         run.agent = agent
+        reports = _Reports(run, logger, on_report, config.train.total_timesteps) if on_report is not None else None
         started = True  # from here on the folder holds a run (its log, its TensorBoard file) worth keeping
         restore = _install_signal_handlers(run) if handle_signals else (lambda: None)
         t0 = time.perf_counter()
@@ -273,12 +276,15 @@ def train(
             agent.close()
             logger.close()
         elapsed = time.perf_counter() - t0
-        status = "interrupted" if run.interrupted else "finished"
+        status = ("stopped_early" if reports is not None and reports.stopped_early
+                  else "interrupted" if run.interrupted else "finished")
         summary = {"status": status, "num_timesteps": agent.num_timesteps, "wall_time_s": round(elapsed, 2),
                    "episodes": logger.episode_count}
         summary.update(logger.metrics.summary())
         RunDir(run_dir).summary.write_text(json.dumps(summary, indent=2))
         log.info("%s at step %d after %.1f s", status, agent.num_timesteps, elapsed)
+        if reports is not None:
+            reports.report()  # the last step, once the run is complete on disk (a stop then cuts nothing)
         return run_dir
     except OSError as exc:
         message = write_error_message(exc, run_dir)
@@ -290,6 +296,40 @@ def train(
         handler.close()
         if not started:  # a new run that failed while starting leaves no folder behind
             _remove_new_run(created)
+
+
+ReportHook = Callable[[int, dict[str, float]], bool]
+"""``on_report(step, scalars) -> go on?``: the latest value of each TensorBoard tag at a checkpoint"""
+
+
+class _Reports:
+    """``on_report(step, logger.latest)`` after each checkpoint the run saves before
+    the end of its budget (so a restart from that checkpoint reports no step twice),
+    and once more after summary.json is written. ``False`` before the budget is
+    spent stops the run after this update: summary.json says ``stopped_early``
+    (Ray Tune's ASHA / median stopping ends weak trials so)."""
+
+    def __init__(self, run: RunContext, logger: RunLogger, on_report: ReportHook, total_timesteps: int):
+        self.run, self.logger, self.on_report, self.total_timesteps = run, logger, on_report, total_timesteps
+        self.stopped_early = False
+        self._last_step: int | None = None
+        self._save = run.save_checkpoint
+        run.save_checkpoint = self._save_and_report  # type: ignore[method-assign]
+
+    def _save_and_report(self) -> Path | None:
+        path = self._save()
+        if path is not None and self.run.agent is not None and self.run.agent.num_timesteps < self.total_timesteps:
+            self.report()
+        return path
+
+    def report(self) -> None:
+        step = self.run.agent.num_timesteps if self.run.agent is not None else 0
+        if self.stopped_early or step == self._last_step:
+            return
+        self._last_step = step
+        if not self.on_report(step, dict(self.logger.latest)) and step < self.total_timesteps:
+            self.stopped_early = True
+            self.run.interrupted = True
 
 
 def resume(run_dir: str | Path, overrides: list[str] = (), checkpoint_step: int | None = None, **kwargs) -> Path:
