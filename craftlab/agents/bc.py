@@ -30,6 +30,7 @@ from craftlab.agents.networks import MLP, NetworkConfig, build_encoder
 from craftlab.core.config import require
 from craftlab.datasets.minerl import DemonstrationDataset
 from craftlab.envs.minerl.ids import STANDIN_PREFIX
+from craftlab.envs.voxel.ids import VOXEL_PREFIX
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -45,7 +46,7 @@ class BCConfig(AgentConfig):
     data_root: str = ""
     """MineRL data root; empty uses $MINERL_DATA_ROOT"""
     dataset: str = ""
-    """dataset env id (e.g. MineRLTreechop-v0); empty uses env.id (without 'minerl-standin/')"""
+    """dataset env id (e.g. MineRLTreechop-v0); empty uses env.id (without 'minerl-standin/' or 'voxel/')"""
     max_trajectories: int = 0
     """use at most this many trajectories (0: all)"""
     batch_size: int = 64
@@ -127,7 +128,7 @@ class BehaviourCloning(Agent):
         if self.dataset is None:
             cfg: BCConfig = self.config  # type: ignore[assignment]
             env_cfg = self.envs.config
-            minerl_id = cfg.dataset or env_cfg.id.removeprefix(STANDIN_PREFIX)
+            minerl_id = cfg.dataset or env_cfg.id.removeprefix(STANDIN_PREFIX).removeprefix(VOXEL_PREFIX)
             version = str(env_cfg.kwargs.get("minerl_version", "0.4.4"))
             self.dataset = DemonstrationDataset(cfg.data_root or os.environ.get("MINERL_DATA_ROOT"), minerl_id,
                                                 env_cfg, version, cfg.max_trajectories)
