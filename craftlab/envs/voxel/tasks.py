@@ -178,8 +178,11 @@ class Navigate(Task):
         sx, _, sz = world.blocks.shape
         centre = np.array([sx / 2.0, sz / 2.0])
         cols = _spawn_columns(world, margin=4)
-        near = cols[np.linalg.norm(cols + 0.5 - centre, axis=1) < 8] if len(cols) else cols
-        cols = near if len(near) else cols
+        if len(cols) == 0:
+            cols = np.array([[sx // 2, sz // 2]])
+        # one of the 16 grass columns nearest the centre, so the goal fits 64-72 blocks away
+        nearest = np.argsort(np.linalg.norm(cols + 0.5 - centre, axis=1), kind="stable")[:16]
+        cols = cols[nearest]
         x, z = (int(v) for v in cols[rng.integers(len(cols))])
         y = world.top_solid(x, z) + 1
         player = Player((x + 0.5, float(y), z + 0.5), yaw=float(rng.uniform(-180.0, 180.0)), pitch=0.0)

@@ -150,7 +150,7 @@ def _ore_clusters(
         y = int(rng.integers(1, high + 1))
         steps = rng.integers(0, 6, size=size * 2)
         for i in range(size * 2):
-            if 0 <= x < sx and 1 <= y < sy and 0 <= z < sz and world[x, y, z] == B.STONE:
+            if 0 <= x < sx and 1 <= y <= high and y < sy and 0 <= z < sz and world[x, y, z] == B.STONE:
                 world[x, y, z] = ore
             d = int(steps[i])
             x, y, z = x + (d == 0) - (d == 1), y + (d == 2) - (d == 3), z + (d == 4) - (d == 5)
