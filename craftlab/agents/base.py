@@ -86,6 +86,12 @@ class Agent(ABC):
         otherwise, as in SB3's ``predict``). Returns ``(actions, next_state)``.
         """
 
+    def observe(self, state: Any, info: dict[str, Any]) -> Any:
+        """After each step of playing (``runs.evaluation.rollout``: ``eval``, ``watch``): a
+        stateful agent may update ``state`` from the env's ``info`` (Achievement
+        Distillation's memory of the last unlocked achievement). Default: unchanged."""
+        return state
+
     @abstractmethod
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue training: tensors, numbers, strings,

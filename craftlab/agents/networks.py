@@ -268,7 +268,7 @@ class NormLinearReLU(nn.Module):
         return torch.relu(self.linear(self.norm(x)))
 
 
-def _init_linear(layer: nn.Linear, weight_init: str, fan_in_scale: float) -> None:
+def init_linear(layer: nn.Linear, weight_init: str, fan_in_scale: float) -> None:
     """'default': orthogonal gain sqrt 2, bias 0 (:func:`layer_init`); 'fan_in': :func:`fan_in_init`."""
     if weight_init == "fan_in":
         fan_in_init(layer, fan_in_scale)
@@ -321,7 +321,7 @@ class NormFirstImpalaCNN(nn.Module):
         with torch.no_grad():
             n = self.convs(torch.zeros(1, *to_chw(obs_shape))).shape[1]
         self.fc = NormLinearReLU(n, features, features_layer_norm)
-        _init_linear(self.fc.linear, weight_init, 1.4)
+        init_linear(self.fc.linear, weight_init, 1.4)
         self.out_features = features
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -339,7 +339,7 @@ class NormFirstDenseStack(nn.Module):
         layers: list[nn.Module] = []
         for size in sizes:
             layer = NormLinearReLU(in_features, size, layer_norm)
-            _init_linear(layer.linear, weight_init, 1.0)
+            init_linear(layer.linear, weight_init, 1.0)
             layers.append(layer)
             in_features = size
         self.net = nn.Sequential(*layers)

@@ -19,8 +19,9 @@ learning-rate annealing, global gradient clipping, value clipping, and an
 optional early stop on approximate KL. ``value_loss`` picks 1/2 (V - R)^2
 (CleanRL) or (V - R)^2 (SB3, the Crafter recipe). With ``norm_value``
 (``agents/on_policy/value_normalizer.py``) the value loss is computed in the
-normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO recipe. A recurrent policy (``network.lstm``) is updated on minibatches of whole
-env sequences.
+normalised units (R - mu) / sigma, as in the 15.6 Crafter PPO recipe. A
+recurrent policy (``network.lstm``) is updated on minibatches of whole env
+sequences.
 
 Subclasses add terms by overriding :meth:`PPO.loss` (see ``agents/ppo_rnd.py``).
 """
@@ -83,8 +84,8 @@ class PPO(OnPolicyAgent):
         diagnostics are 0-d tensors (averaged and logged as ``losses/<key>``)."""
         cfg = self.config
         self.observe_returns(batch.returns)  # norm_value_update: minibatch
-        out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
-                                           batch.episode_starts)
+        state, starts = self.policy_state(batch)
+        out = self.policy.evaluate_actions(batch.observations, batch.actions, state, starts)
         new_log_prob, entropy, new_value = out["log_prob"], out["entropy"], out["value"]
 
         # r_t(theta) = pi_theta(a|s) / pi_theta_old(a|s), in log space

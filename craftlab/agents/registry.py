@@ -37,6 +37,9 @@ register_agent("ppo", "craftlab.agents.ppo:PPO", "PPO, clipped objective + GAE (
 register_agent("vpg", "craftlab.agents.vpg:VPG", "REINFORCE / vanilla policy gradient: reward-to-go, baseline, GAE options (CS285 hw2)")
 register_agent("a2c", "craftlab.agents.a2c:A2C", "synchronous advantage actor-critic (A2C), from scratch")
 register_agent("ppo_rnd", "craftlab.agents.ppo_rnd:PPORND", "PPO + random network distillation exploration bonus (Burda et al. 2018)")
+register_agent("ppg", "craftlab.agents.ppg:PPG", "phasic policy gradient (Cobbe et al. 2021): PPO + auxiliary phases of value distillation and cloning")
+register_agent("achievement_distillation", "craftlab.agents.achievement_distillation:AchievementDistillation",
+               "Achievement Distillation (Moon et al. 2023): PPG + achievement prediction, matching and memory")
 
 # --- off-policy (Levine's course part 2, configs/levine/) ---------------------------
 register_agent("dqn", "craftlab.agents.dqn:DQN", "DQN (Mnih et al. 2015) + double, dueling, n-step, prioritised replay options")

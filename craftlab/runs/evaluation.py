@@ -101,6 +101,7 @@ def rollout(
                                       deterministic=deterministic)
             action = unbatch_action(action)
             obs, reward, terminated, truncated, info = env.step(action)
+            state = agent.observe(state, info)
             episode_start = np.zeros(1, dtype=bool)
             total += float(reward)
             t += 1

@@ -25,7 +25,7 @@ import torch
 
 from craftlab.agents.base import Agent, rng_state, set_rng_state
 from craftlab.agents.networks import is_image_space
-from craftlab.agents.on_policy.buffers import RolloutBuffer
+from craftlab.agents.on_policy.buffers import RolloutBuffer, RolloutBufferSamples
 from craftlab.agents.on_policy.config import OnPolicyConfig
 from craftlab.agents.on_policy.policies import ActorCritic, LSTMState
 from craftlab.agents.on_policy.pretrained import load_pretrained
@@ -68,6 +68,23 @@ class OnPolicyAgent(Agent):
         """Add gamma * V(final obs) to the reward of time-limit cuts (needs a learned V)."""
         return True
 
+    def make_rollout_buffer(self, num_envs: int) -> RolloutBuffer:
+        """The rollout's storage (algorithms with per-step tensors of their own add them to ``extra``)."""
+        return RolloutBuffer(self.config.num_steps, num_envs, self.observation_space, self.action_space, self.device)
+
+    def after_env_step(self, buffer: RolloutBuffer, t: int, obs: torch.Tensor, next_obs: torch.Tensor,
+                       next_state: Any, info: dict[str, Any], done: np.ndarray) -> Any:
+        """Called after step ``t`` of a rollout (``obs`` -> ``next_obs``; ``done[i]``: env i's
+        episode ended and ``next_obs[i]`` is a new episode's first observation). Returns the
+        policy state for the next step; algorithms with a memory of their own update it here
+        (Achievement Distillation). Default: ``next_state`` unchanged."""
+        return next_state
+
+    def policy_state(self, batch: RolloutBufferSamples) -> tuple[Any, torch.Tensor | None]:
+        """``(state, episode_starts)`` to score a minibatch with (LSTM: the sequences' initial
+        state; Achievement Distillation: each sample's stored memory)."""
+        return batch.lstm_states, batch.episode_starts
+
     @abstractmethod
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         """One policy/value update from a full rollout (advantages already computed).
@@ -109,7 +126,7 @@ class OnPolicyAgent(Agent):
             self._state = self.policy.initial_state(self._vec_env.num_envs)
             self._episode_start = torch.ones(self._vec_env.num_envs, device=self.device)
         envs = self._vec_env
-        buffer = RolloutBuffer(cfg.num_steps, envs.num_envs, self.observation_space, self.action_space, self.device)
+        buffer = self.make_rollout_buffer(envs.num_envs)
         batch = cfg.num_steps * envs.num_envs
         total_updates = max(1, -(-total_timesteps // batch))
 
@@ -135,7 +152,7 @@ class OnPolicyAgent(Agent):
         cfg = self.config
         self.policy.eval()
         obs, state, start = self._next_obs, self._state, self._episode_start
-        buffer.initial_state = None if state is None else (state[0].clone(), state[1].clone())
+        buffer.initial_state = None if not self.policy.recurrent else (state[0].clone(), state[1].clone())
         bootstrap = self.bootstrap_truncated
         for t in range(cfg.num_steps):
             action, log_prob, value, next_state = self.policy.step(obs, state, start)
@@ -146,7 +163,7 @@ class OnPolicyAgent(Agent):
                 idx = np.flatnonzero(truncated & ~terminated)
                 if len(idx):
                     final = self._obs_tensor(np.stack([info["final_obs"][i] for i in idx]))
-                    sub = None if next_state is None else (next_state[0][:, idx], next_state[1][:, idx])
+                    sub = None if next_state is None else self.policy.index_state(next_state, idx)
                     no_start = torch.zeros(len(idx), device=self.device)
                     reward_t[idx] += cfg.gamma * self.policy.value(final, sub, no_start)
             done = torch.as_tensor(terminated | truncated, dtype=torch.float32, device=self.device)
@@ -159,7 +176,9 @@ class OnPolicyAgent(Agent):
             buffer.episode_starts[t] = start
             if "final_info" in info:
                 run.record_episodes(self.num_timesteps, info)
-            obs, state, start = self._obs_tensor(next_obs), next_state, done
+            next_obs_t = self._obs_tensor(next_obs)
+            next_state = self.after_env_step(buffer, t, obs, next_obs_t, next_state, info, terminated | truncated)
+            obs, state, start = next_obs_t, next_state, done
         self._next_obs, self._state, self._episode_start = obs, state, start
         self.compute_advantages(buffer, obs, state, start)
 
@@ -176,7 +195,7 @@ class OnPolicyAgent(Agent):
             deterministic: bool = True) -> tuple[np.ndarray, Any]:
         self.policy.eval()
         obs_t = self._obs_tensor(np.asarray(obs))
-        if self.policy.recurrent:
+        if self.policy.stateful:
             if state is None:
                 state = self.policy.initial_state(obs_t.shape[0])
             start = None if episode_start is None else torch.as_tensor(

@@ -69,7 +69,17 @@ class ActorCritic(nn.Module):
 
     @property
     def recurrent(self) -> bool:
+        """An LSTM core: updates re-run it over whole env sequences."""
         return self.lstm is not None
+
+    @property
+    def stateful(self) -> bool:
+        """Carries a state between steps (an LSTM's; Achievement Distillation's memory)."""
+        return self.lstm is not None
+
+    def index_state(self, state: LSTMState, idx: np.ndarray | torch.Tensor) -> LSTMState:
+        """The state of the sequences ``idx`` (LSTM: ``h[:, idx], c[:, idx]``)."""
+        return state[0][:, idx], state[1][:, idx]
 
     def initial_state(self, batch: int) -> LSTMState | None:
         """Zero LSTM state for ``batch`` sequences (None for a feed-forward policy)."""

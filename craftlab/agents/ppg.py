@@ -1,0 +1,263 @@
+"""Phasic Policy Gradient (Cobbe, Hilton, Klimov, Schulman 2021, "Phasic Policy
+Gradient", Algorithm 1), from scratch, on the shared on-policy machinery.
+
+PPO's update (the *policy phase*) alternates with an *auxiliary phase* that
+trains the value function for many more epochs, and distils it into the
+policy's features, while a behavioural-cloning term keeps the policy where it
+was::
+
+    for phase = 1, 2, ...
+        B <- {}
+        for iteration = 1..N_pi                                        (n_pi)
+            collect a rollout with pi_theta; GAE returns V_targ
+            PPO: minimise -L^CLIP + c_v L^VF - c_e S                    (update_epochs x num_minibatches)
+            B <- B + {(s_t, V_targ(s_t))}
+        pi_old(.|s) <- the current policy, for every s in B
+        for epoch = 1..E_aux                                           (aux_epochs)
+            for each minibatch of B:                                   (aux_minibatch_size)
+                L^joint = L^aux + beta_clone E[ KL(pi_old(.|s) || pi_theta(.|s)) ]   (eq. 2)
+                L^aux   = 1/2 E[ (V_aux(s) - V_targ)^2 ]   an auxiliary value head on the policy's features
+                L^value = 1/2 E[ (V(s) - V_targ)^2 ]       the value head: value distillation, more epochs
+                minimise L^joint + L^value                                    (eqs. 2 and 3, one step)
+
+The paper trains separate policy and value networks; here they are the
+actor-critic's (``shared_encoder``: separate for vectors, one trunk for images,
+as in its single-network variant), and ``V_aux`` sits on the actor's features.
+The 1/2 follows ``value_loss``; with ``norm_value`` both value heads learn
+(V_targ - mu) / sigma.
+
+B holds the last ``n_pi`` rollouts' observations and returns on the agent's
+device (Crafter: 8 rollouts x 4096 x 12 KB = 400 MB). It is not checkpointed:
+after a resume the next auxiliary phase waits for ``n_pi`` new rollouts.
+Feed-forward policies only (``network.lstm`` 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator, Union
+
+import gymnasium as gym
+import torch
+from torch import nn
+from torch.distributions import Categorical, Distribution, Normal, kl_divergence
+
+from craftlab.agents.networks import NetworkConfig, layer_init
+from craftlab.agents.on_policy import ActorCritic, RolloutBuffer
+from craftlab.agents.ppo import PPO, PPOConfig
+from craftlab.core.config import ConfigError, require
+
+
+@dataclass
+class PPGConfig(PPOConfig):
+    """PPG's settings: PPO's (the policy phase) plus the auxiliary phase's (defaults: Cobbe et al.)."""
+
+    n_pi: int = 32
+    """N_pi: policy-phase iterations (rollouts) per auxiliary phase; B holds that many rollouts"""
+    aux_epochs: int = 6
+    """E_aux: passes over B in each auxiliary phase"""
+    aux_minibatch_size: int = 512
+    """samples per auxiliary-phase minibatch"""
+    beta_clone: float = 1.0
+    """beta_clone: weight of KL(pi_old || pi_theta), which keeps the policy in place"""
+    aux_value_coef: float = 1.0
+    """weight of L^aux, the auxiliary value head's loss (0: value distillation and cloning only)"""
+    aux_learning_rate: Union[float, None] = None
+    """Adam step size of the auxiliary phase (its own Adam state; null: learning_rate)"""
+
+    def validate(self) -> None:
+        super().validate()
+        require(self.n_pi >= 1, "n_pi", "must be >= 1")
+        require(self.aux_epochs >= 0, "aux_epochs", "must be >= 0 (0: PPO with a buffer)")
+        require(self.aux_minibatch_size >= 1, "aux_minibatch_size", "must be >= 1")
+        require(self.beta_clone >= 0, "beta_clone", "must be >= 0")
+        require(self.aux_learning_rate is None or self.aux_learning_rate > 0, "aux_learning_rate",
+                "must be > 0 (or null: learning_rate)")
+        if self.network.lstm > 0:
+            raise ConfigError(f"config key 'algo.network.lstm': '{self.name or 'ppg'}' supports feed-forward "
+                              "policies only; set algo.network.lstm=0 (or use ppo for an LSTM)")
+
+
+class PPGActorCritic(ActorCritic):
+    """:class:`ActorCritic` + the auxiliary value head V_aux on the actor's features."""
+
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
+                 shared: bool, norm_value_beta: float = 0.0, norm_value_std_floor: float = 0.01):
+        super().__init__(observation_space, action_space, network, shared, norm_value_beta, norm_value_std_floor)
+        self.aux_value_head = layer_init(nn.Linear(self.features, 1), gain=network.value_init_gain)
+
+
+class AuxiliaryBuffer:
+    """B: the last rollouts' tensors, each ``[T, N, ...]``, kept by name."""
+
+    def __init__(self) -> None:
+        self.rollouts: list[dict[str, torch.Tensor]] = []
+
+    def __len__(self) -> int:
+        return len(self.rollouts)
+
+    def add(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Keep one rollout (copies: the rollout buffer is refilled in place)."""
+        self.rollouts.append({k: v.detach().clone() for k, v in tensors.items()})
+
+    def clear(self) -> None:
+        self.rollouts.clear()
+
+    def along_time(self, key: str) -> torch.Tensor:
+        """``[n * T, N, ...]``: the rollouts one after another (each env's steps in order)."""
+        return torch.cat([r[key] for r in self.rollouts])
+
+    def flat(self, key: str) -> torch.Tensor:
+        """``[n * T * N, ...]``."""
+        x = self.along_time(key)
+        return x.reshape(-1, *x.shape[2:])
+
+
+class PPG(PPO):
+    """Phasic policy gradient: PPO's policy phase + auxiliary phases every ``n_pi`` rollouts."""
+
+    name = "ppg"
+    Config = PPGConfig
+    config: PPGConfig
+    policy: PPGActorCritic
+
+    def __init__(self, config: PPGConfig, envs, device="cpu", seed: int = 0):
+        super().__init__(config, envs, device, seed)
+        self.aux_buffer = AuxiliaryBuffer()
+        self.aux_optimizers = self.build_aux_optimizers()
+        self.num_aux_phases = 0
+
+    def build_policy(self, shared: bool) -> ActorCritic:
+        beta = self.config.norm_value_beta if self.config.norm_value else 0.0
+        return PPGActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta,
+                              self.config.norm_value_std_floor)
+
+    def build_aux_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The auxiliary phase's Adam (its own moment estimates, as a separate optimiser in PPG's code)."""
+        lr = self.config.aux_learning_rate or self.config.learning_rate
+        return {"aux": torch.optim.Adam(self.policy.parameters(), lr=lr, eps=self.config.adam_eps)}
+
+    # ------------------------------------------------------------ the two phases
+
+    def update(self, buffer: RolloutBuffer) -> dict[str, float]:
+        stats = super().update(buffer)  # the policy phase: PPO
+        self.aux_buffer.add(self.aux_record(buffer))
+        if len(self.aux_buffer) >= self.config.n_pi:
+            if self.config.aux_epochs > 0:
+                stats.update(self.auxiliary_phase())
+                self.num_aux_phases += 1
+            self.aux_buffer.clear()
+        return stats
+
+    def aux_record(self, buffer: RolloutBuffer) -> dict[str, torch.Tensor]:
+        """What B keeps of a rollout: s_t and V_targ(s_t)."""
+        return {"obs": buffer.obs, "returns": buffer.returns}
+
+    def auxiliary_phase(self) -> dict[str, float]:
+        """E_aux epochs of L^joint + L^value over B. Returns diagnostics measured over all of
+        B: the value's squared error (return units) before and after, KL(pi_old || pi_theta) after."""
+        cfg = self.config
+        obs, returns = self.aux_buffer.flat("obs"), self.aux_buffer.flat("returns")
+        old = self.policy_outputs(obs)  # pi_old(.|s) for every s in B
+        before = self.value_error(obs, returns)
+        optimizer = self.aux_optimizers["aux"]
+        stats: dict[str, list[torch.Tensor]] = {}
+        for _epoch in range(cfg.aux_epochs):
+            for idx in self.aux_minibatches(len(obs)):
+                self.observe_returns(returns[idx])  # norm_value_update: minibatch
+                actor, critic, _ = self.policy.encode(obs[idx])
+                new_dist = self.policy.distribution(actor)
+                kl = self.clone_kl(self.old_distribution(old, idx), new_dist).mean()
+                target = self.policy.normalize_value(returns[idx])
+                aux_value_loss = self.value_loss_scale * (
+                    (self.policy.aux_value_head(actor).squeeze(-1) - target) ** 2).mean()       # L^aux
+                value_loss = self.value_loss_scale * (
+                    (self.policy.value_head(critic).squeeze(-1) - target) ** 2).mean()          # L^value
+                loss = cfg.aux_value_coef * aux_value_loss + cfg.beta_clone * kl + value_loss
+                self.aux_step(optimizer, loss)
+                for key, value in (("aux_value_loss", aux_value_loss), ("aux_clone_kl", kl),
+                                   ("aux_distill_value_loss", value_loss)):
+                    stats.setdefault(key, []).append(value.detach())
+        out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
+        out["aux_value_error_before"] = before
+        out["aux_value_error_after"] = self.value_error(obs, returns)
+        out["aux_kl"] = self.kl_from(old, obs)
+        return out
+
+    # ------------------------------------------------------------------ helpers
+
+    def aux_minibatches(self, n: int) -> Iterator[torch.Tensor]:
+        """Shuffled index minibatches of ``aux_minibatch_size`` over ``n`` samples."""
+        order = torch.from_numpy(self.np_rng.permutation(n)).to(self.device)
+        for start in range(0, n, self.config.aux_minibatch_size):
+            yield order[start:start + self.config.aux_minibatch_size]
+
+    def aux_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.max_grad_norm > 0:
+            nn.utils.clip_grad_norm_(self.policy.parameters(), self.config.max_grad_norm)
+        optimizer.step()
+
+    def _chunks(self, n: int) -> Iterator[slice]:
+        size = max(self.config.aux_minibatch_size, 1024)
+        for start in range(0, n, size):
+            yield slice(start, start + size)
+
+    @torch.no_grad()
+    def policy_outputs(self, obs: torch.Tensor, state: Any = None) -> dict[str, torch.Tensor]:
+        """The policy head's outputs for every observation (logits, or Gaussian means and std):
+        what pi_old is rebuilt from."""
+        outs = []
+        for part in self._chunks(len(obs)):
+            actor, _, _ = self.policy.encode(obs[part], None if state is None else state[part])
+            outs.append(self.policy.policy_head(actor))
+        out = {"head": torch.cat(outs)}
+        if not self.policy.discrete:
+            out["std"] = self.policy.log_std.detach().exp().clone()
+        return out
+
+    def old_distribution(self, old: dict[str, torch.Tensor], idx: torch.Tensor) -> Distribution:
+        head = old["head"][idx]
+        if self.policy.discrete:
+            return Categorical(logits=head)
+        return Normal(head, old["std"].expand_as(head))
+
+    def clone_kl(self, old: Distribution, new: Distribution) -> torch.Tensor:
+        """KL(pi_old || pi_theta) per sample (summed over action dimensions), PPG's eq. 2."""
+        kl = kl_divergence(old, new)
+        return kl if self.policy.discrete else kl.sum(-1)
+
+    @torch.no_grad()
+    def kl_from(self, old: dict[str, torch.Tensor], obs: torch.Tensor, state: Any = None) -> float:
+        """Mean KL(pi_old || pi_theta) over ``obs``."""
+        total = 0.0
+        for part in self._chunks(len(obs)):
+            actor, _, _ = self.policy.encode(obs[part], None if state is None else state[part])
+            idx = torch.arange(part.start, min(part.stop, len(obs)), device=self.device)
+            total += float(self.clone_kl(self.old_distribution(old, idx), self.policy.distribution(actor)).sum())
+        return total / max(len(obs), 1)
+
+    @torch.no_grad()
+    def value_error(self, obs: torch.Tensor, returns: torch.Tensor, state: Any = None) -> float:
+        """Mean (V(s) - V_targ)^2 over ``obs``, in return units."""
+        total = 0.0
+        for part in self._chunks(len(obs)):
+            _, critic, _ = self.policy.encode(obs[part], None if state is None else state[part])
+            total += float(((self.policy.value_from_features(critic) - returns[part]) ** 2).sum())
+        return total / max(len(obs), 1)
+
+    # ------------------------------------------------------------- checkpoints
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["aux_optimizers"] = {k: opt.state_dict() for k, opt in self.aux_optimizers.items()}
+        state["num_aux_phases"] = self.num_aux_phases
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        for key, opt in self.aux_optimizers.items():
+            opt.load_state_dict(state["aux_optimizers"][key])
+        self.num_aux_phases = int(state.get("num_aux_phases", 0))
+        self.aux_buffer.clear()  # not checkpointed: the next phase waits for n_pi new rollouts
