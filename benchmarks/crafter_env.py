@@ -74,8 +74,10 @@ def main(argv=None) -> None:
     for a in range(200):
         warm.step(a % 17)
 
-    runners = {"stock crafter": _Runner(crafter.Env(seed=args.seed), args.seed),
-               "FastCrafter": _Runner(FastCrafter(seed=args.seed), args.seed)}
+    runners = {
+        "stock crafter": _Runner(crafter.Env(seed=args.seed), args.seed),
+        "FastCrafter": _Runner(FastCrafter(seed=args.seed), args.seed),
+    }
     done = 0
     while done < args.steps:
         n = min(args.block, args.steps - done)
@@ -86,12 +88,16 @@ def main(argv=None) -> None:
     print(f"random policy, {args.steps} steps per engine, seed {args.seed}, resets included")
     print(f"{'engine':<14} {'steps/s':>9} {'episodes':>9} {'mean len':>9} {'reset ms':>9} {'step ms':>8}")
     for name, r in runners.items():
-        print(f"{name:<14} {r.steps / r.total:9.0f} {r.resets:9d} {r.steps / max(r.resets, 1):9.1f} "
-              f"{1000 * r.reset_time / max(r.resets, 1):9.2f} {1000 * r.step_time / r.steps:8.3f}")
+        print(
+            f"{name:<14} {r.steps / r.total:9.0f} {r.resets:9d} {r.steps / max(r.resets, 1):9.1f} "
+            f"{1000 * r.reset_time / max(r.resets, 1):9.2f} {1000 * r.step_time / r.steps:8.3f}"
+        )
     stock, fast = runners["stock crafter"], runners["FastCrafter"]
-    print(f"speed-up (steps/s, resets included): {stock.total / fast.total:.2f}x  "
-          f"(reset {stock.reset_time / stock.resets / (fast.reset_time / fast.resets):.1f}x, "
-          f"step {stock.step_time / stock.steps / (fast.step_time / fast.steps):.1f}x)")
+    print(
+        f"speed-up (steps/s, resets included): {stock.total / fast.total:.2f}x  "
+        f"(reset {stock.reset_time / stock.resets / (fast.reset_time / fast.resets):.1f}x, "
+        f"step {stock.step_time / stock.steps / (fast.step_time / fast.steps):.1f}x)"
+    )
 
 
 if __name__ == "__main__":

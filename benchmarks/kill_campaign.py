@@ -64,12 +64,29 @@ NEVER_ENDS = 10_000_000
 
 COMMON = ["--device", "cpu", "--set", "train.progress_bar=false", "--set", "train.torch_threads=1"]
 ALGOS: dict[str, list[str]] = {
-    "ppo": ["configs/ppo_cartpole.yaml", "--set", "train.checkpoint_interval=1024",
-            "--set", "train.eval_interval=2048", "--set", "train.eval_episodes=2"],
-    "q_learning": ["configs/silver/q_learning.yaml", "--set", "train.checkpoint_interval=2000",
-                   "--set", "train.eval_interval=0"],
-    "sb3_a2c": ["configs/sb3/a2c_cartpole.yaml", "--set", "train.checkpoint_interval=1000",
-                "--set", "train.eval_interval=0"],
+    "ppo": [
+        "configs/ppo_cartpole.yaml",
+        "--set",
+        "train.checkpoint_interval=1024",
+        "--set",
+        "train.eval_interval=2048",
+        "--set",
+        "train.eval_episodes=2",
+    ],
+    "q_learning": [
+        "configs/silver/q_learning.yaml",
+        "--set",
+        "train.checkpoint_interval=2000",
+        "--set",
+        "train.eval_interval=0",
+    ],
+    "sb3_a2c": [
+        "configs/sb3/a2c_cartpole.yaml",
+        "--set",
+        "train.checkpoint_interval=1000",
+        "--set",
+        "train.eval_interval=0",
+    ],
 }
 """the train.py arguments of each algorithm's run (config, checkpoint interval)"""
 
@@ -115,8 +132,9 @@ class Outcome:
 # ------------------------------------------------------------------ processes
 
 
-def start(root: Path, run_dir: Path, algo: str, resume: bool, total: int = NEVER_ENDS,
-          overrides: list[str] = ()) -> subprocess.Popen:
+def start(
+    root: Path, run_dir: Path, algo: str, resume: bool, total: int = NEVER_ENDS, overrides: list[str] = ()
+) -> subprocess.Popen:
     """``python train.py`` on ``root``'s code: a new run in ``run_dir`` or its resume
     (``overrides``: more train.py arguments for a new run, e.g. ``--set KEY=VALUE``)."""
     what = ["--resume", str(run_dir)] if resume else [*ALGOS[algo], *overrides, "--run-dir", str(run_dir)]
@@ -148,13 +166,17 @@ def checkpoint_names(run_dir: Path) -> list[str]:
 
 def latest_step(run_dir: Path) -> int:
     """The newest complete checkpoint's step (0: none)."""
-    steps = [int(n.split("_")[1]) for n in checkpoint_names(run_dir)
-             if n.startswith("step_") and read_meta(RunDir(run_dir).checkpoints / n) is not None]
+    steps = [
+        int(n.split("_")[1])
+        for n in checkpoint_names(run_dir)
+        if n.startswith("step_") and read_meta(RunDir(run_dir).checkpoints / n) is not None
+    ]
     return max(steps, default=0)
 
 
-def kill_at(proc: subprocess.Popen, run_dir: Path, moment: str, resuming: bool, rng: random.Random,
-            timeout: float) -> str:
+def kill_at(
+    proc: subprocess.Popen, run_dir: Path, moment: str, resuming: bool, rng: random.Random, timeout: float
+) -> str:
     """Wait for ``moment`` in ``proc``'s life, then kill -9 it; returns the moment
     that was used (``resume`` on a fresh start becomes ``startup``)."""
     run = RunDir(run_dir)
@@ -176,11 +198,16 @@ def kill_at(proc: subprocess.Popen, run_dir: Path, moment: str, resuming: bool, 
         ok = wait_until(proc, lambda: latest_step(run_dir) > before, timeout)
         if ok and moment == "training":
             time.sleep(rng.uniform(0.0, 1.5))
-        condition = (lambda: True) if moment == "training" else (
-            lambda: any(n.startswith(".tmp-") for n in checkpoint_names(run_dir)))
+        condition = (
+            (lambda: True)
+            if moment == "training"
+            else (lambda: any(n.startswith(".tmp-") for n in checkpoint_names(run_dir)))
+        )
     if not wait_until(proc, condition, timeout, poll=0.0005 if moment in ("checkpoint", "resume") else 0.002):
-        raise RuntimeError(f"{run_dir.name}: the process ended before the '{moment}' kill (rc {proc.returncode});"
-                           f" see {run_dir.name}.stderr")
+        raise RuntimeError(
+            f"{run_dir.name}: the process ended before the '{moment}' kill (rc {proc.returncode});"
+            f" see {run_dir.name}.stderr"
+        )
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     return moment
@@ -214,9 +241,17 @@ def started_from(line: str) -> int:
 # ------------------------------------------------------------------ a campaign
 
 
-def campaign(root: Path, work: Path, algo: str, moments: list[str], rng: random.Random,
-             timeout: float = 300.0, finish_steps: int = 4000, overrides: list[str] = (),
-             finish: Callable[[Path, bool, int], object] | None = None) -> Outcome:
+def campaign(
+    root: Path,
+    work: Path,
+    algo: str,
+    moments: list[str],
+    rng: random.Random,
+    timeout: float = 300.0,
+    finish_steps: int = 4000,
+    overrides: list[str] = (),
+    finish: Callable[[Path, bool, int], object] | None = None,
+) -> Outcome:
     """One run of ``algo`` in ``work/<algo>_run``: killed at ``moments`` (in order),
     resumed after each kill, finished ``finish_steps`` past its last checkpoint,
     then checked. ``overrides``: more train.py arguments for the new run.
@@ -326,8 +361,10 @@ TB lost: of those, gone at the end; TB repeated: points repeating a step, in the
 def table(outcomes: list[Outcome]) -> str:
     """Per kill: what the checkpoint counted, what the folder held, what survived;
     per run: the final counts (see LEGEND)."""
-    rows = [f"{'#':>3} {'algo':<11}{'moment':<11}{'left':>5}{'ckpt':>7}{'counted':>9}{'at kill':>9}{'kept':>7}"
-            f"{'lost':>6}{'TB pts':>8}{'TB lost':>9}"]
+    rows = [
+        f"{'#':>3} {'algo':<11}{'moment':<11}{'left':>5}{'ckpt':>7}{'counted':>9}{'at kill':>9}{'kept':>7}"
+        f"{'lost':>6}{'TB pts':>8}{'TB lost':>9}"
+    ]
     i = 0
     for outcome in outcomes:
         for kill in outcome.kills:
@@ -336,19 +373,24 @@ def table(outcomes: list[Outcome]) -> str:
             at_kill = sum(1 for line in kill.episodes if (_step(line) or 0) <= c) if c else 0
             counted = kill.counted.get(c, 0) if c else 0
             pts = sum(1 for points in kill.scalars.values() for s, _ in points if s <= c) if c else 0
-            rows.append(f"{i:>3} {kill.algo:<11}{kill.moment:<11}{len(kill.leftovers):>5}{c:>7}{counted:>9}{at_kill:>9}"
-                        f"{counted - kill.lost_lines:>7}{kill.lost_lines:>6}{pts:>8}{sum(kill.lost_tb.values()):>9}")
+            rows.append(
+                f"{i:>3} {kill.algo:<11}{kill.moment:<11}{len(kill.leftovers):>5}{c:>7}{counted:>9}{at_kill:>9}"
+                f"{counted - kill.lost_lines:>7}{kill.lost_lines:>6}{pts:>8}{sum(kill.lost_tb.values()):>9}"
+            )
     rows.append("")
     rows.append(f"{'algo':<11}{'episodes':>9}{'summary':>9}{'TB repeated':>13}  problems")
     for outcome in outcomes:
-        rows.append(f"{outcome.algo:<11}{outcome.episodes:>9}{outcome.summary_episodes!s:>9}"
-                    f"{sum(outcome.repeated_tb.values()):>13}  {len(outcome.problems)}")
+        rows.append(
+            f"{outcome.algo:<11}{outcome.episodes:>9}{outcome.summary_episodes!s:>9}"
+            f"{sum(outcome.repeated_tb.values()):>13}  {len(outcome.problems)}"
+        )
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--kills", type=int, default=21, help="kills in all, shared by the algorithms")
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=list(ALGOS))
     parser.add_argument("--root", type=Path, default=REPO, help="the checkout whose train.py is run")
@@ -374,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     for line in problems:
         print("PROBLEM", line)
     kills = sum(len(o.kills) for o in outcomes)
-    print(f"{kills} kills in {time.perf_counter() - t0:.0f} s, run folders in {args.work}: "
-          + ("every check holds" if not problems else f"{len(problems)} problems"))
+    print(
+        f"{kills} kills in {time.perf_counter() - t0:.0f} s, run folders in {args.work}: "
+        + ("every check holds" if not problems else f"{len(problems)} problems")
+    )
     return 1 if problems else 0
 
 

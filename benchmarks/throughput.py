@@ -59,8 +59,9 @@ def _env_factory(args):
     from craftlab.core.config import EnvConfig
     from craftlab.envs.factory import EnvFactory
 
-    return EnvFactory(EnvConfig(id="crafter", kwargs={"engine": args.engine}), num_envs=args.num_envs,
-                      vector=args.vector)
+    return EnvFactory(
+        EnvConfig(id="crafter", kwargs={"engine": args.engine}), num_envs=args.num_envs, vector=args.vector
+    )
 
 
 def _processes(vec) -> list:
@@ -95,9 +96,14 @@ def run_craftlab(args) -> dict:
     torch.set_num_threads(args.threads)
     data = {
         "env": {"id": "crafter", "kwargs": {"engine": args.engine}},
-        "algo": {"name": "ppo", "num_steps": args.num_steps, "update_epochs": args.epochs,
-                 "num_minibatches": args.minibatches, "learning_rate": 3e-4,
-                 "network": {"kind": "nature_cnn", "features": 512}},
+        "algo": {
+            "name": "ppo",
+            "num_steps": args.num_steps,
+            "update_epochs": args.epochs,
+            "num_minibatches": args.minibatches,
+            "learning_rate": 3e-4,
+            "network": {"kind": "nature_cnn", "features": 512},
+        },
         "train": {"num_envs": args.num_envs, "vector": args.vector, "device": "cpu", "progress_bar": False},
     }
     agent = build_agent(load_run_config(data=data))
@@ -123,8 +129,17 @@ def run_sb3(args) -> dict:
     fns = [_EnvFn(factory, i) for i in range(args.num_envs)]
     vec = SubprocVecEnv(fns, start_method="forkserver") if args.vector == "async" else DummyVecEnv(fns)
     batch = args.num_steps * args.num_envs
-    model = PPO("CnnPolicy", vec, n_steps=args.num_steps, batch_size=batch // args.minibatches,
-                n_epochs=args.epochs, learning_rate=3e-4, device="cpu", verbose=0, seed=0)
+    model = PPO(
+        "CnnPolicy",
+        vec,
+        n_steps=args.num_steps,
+        batch_size=batch // args.minibatches,
+        n_epochs=args.epochs,
+        learning_rate=3e-4,
+        device="cpu",
+        verbose=0,
+        seed=0,
+    )
     model.learn(batch)  # warm-up
     t0, s0 = time.perf_counter(), model.num_timesteps
     model.learn(args.steps, reset_num_timesteps=False)
@@ -145,10 +160,20 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--minibatches", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the learner")
-    parser.add_argument("--engines", nargs="+", default=["crafter", "fast"], choices=["crafter", "fast"],
-                        help="Crafter engines to run (the package's own; craftlab's bit-identical fast one)")
-    parser.add_argument("--vectors", nargs="+", default=["sync", "async"], choices=["sync", "async"],
-                        help="envs in this process (sync) or in subprocesses (async)")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        default=["crafter", "fast"],
+        choices=["crafter", "fast"],
+        help="Crafter engines to run (the package's own; craftlab's bit-identical fast one)",
+    )
+    parser.add_argument(
+        "--vectors",
+        nargs="+",
+        default=["sync", "async"],
+        choices=["sync", "async"],
+        help="envs in this process (sync) or in subprocesses (async)",
+    )
     parser.add_argument("--only", choices=list(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="crafter", help=argparse.SUPPRESS)
     parser.add_argument("--vector", default="async", help=argparse.SUPPRESS)
@@ -160,26 +185,49 @@ def main() -> None:
         print("RESULT " + json.dumps(result))
         return
 
-    print(f"Crafter, {args.num_envs} envs x {args.num_steps} steps, NatureCNN(512), {args.epochs} epochs x "
-          f"{args.minibatches} minibatches, {args.threads} torch thread(s), {args.steps} measured steps, "
-          f"{os.cpu_count()} CPU cores\n")
+    print(
+        f"Crafter, {args.num_envs} envs x {args.num_steps} steps, NatureCNN(512), {args.epochs} epochs x "
+        f"{args.minibatches} minibatches, {args.threads} torch thread(s), {args.steps} measured steps, "
+        f"{os.cpu_count()} CPU cores\n"
+    )
     print(f"  {'engine':8s} {'envs':6s} {'trainer':9s} {'steps/s':>8s} {'trainer MB':>11s} {'workers MB':>11s}")
     results: dict[tuple[str, str, str], dict] = {}
     for engine in args.engines:
         for vector in args.vectors:
             for name in CONTENDERS:
-                cmd = [sys.executable, __file__, "--only", name, "--engine", engine, "--vector", vector,
-                       "--steps", str(args.steps), "--num-envs", str(args.num_envs), "--num-steps",
-                       str(args.num_steps), "--epochs", str(args.epochs), "--minibatches", str(args.minibatches),
-                       "--threads", str(args.threads)]
+                cmd = [
+                    sys.executable,
+                    __file__,
+                    "--only",
+                    name,
+                    "--engine",
+                    engine,
+                    "--vector",
+                    vector,
+                    "--steps",
+                    str(args.steps),
+                    "--num-envs",
+                    str(args.num_envs),
+                    "--num-steps",
+                    str(args.num_steps),
+                    "--epochs",
+                    str(args.epochs),
+                    "--minibatches",
+                    str(args.minibatches),
+                    "--threads",
+                    str(args.threads),
+                ]
                 out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                 line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
                 if not line:
                     print(f"  {engine:8s} {vector:6s} {name:9s} failed:\n{out.stderr[-2000:]}")
                     continue
                 r = results[(engine, vector, name)] = json.loads(line[0][7:])
-                print(f"  {engine:8s} {vector:6s} {name:9s} {r['sps']:8.0f} {r['trainer_mb']:11.0f} "
-                      f"{r['workers_mb']:11.0f}", flush=True)
+                print(
+                    f"  {engine:8s} {vector:6s} {name:9s} {r['sps']:8.0f} {r['trainer_mb']:11.0f} "
+                    f"{r['workers_mb']:11.0f}",
+                    flush=True,
+                )
 
     def sps(engine, vector, name):
         r = results.get((engine, vector, name))
@@ -195,11 +243,16 @@ def main() -> None:
                     line += f"   training loop's cost: craftlab {1 - ours / env:.0%}, sb3 {1 - ref / env:.0%}"
                 print(line)
     best_ours = max(((sps(e, v, "craftlab") or 0), e, v) for e in args.engines for v in args.vectors)
-    best_ref = max(((sps(e, v, "sb3") or 0), e, v) for e in ("crafter",) if e in args.engines
-                   for v in args.vectors) if "crafter" in args.engines else (0, "", "")
+    best_ref = (
+        max(((sps(e, v, "sb3") or 0), e, v) for e in ("crafter",) if e in args.engines for v in args.vectors)
+        if "crafter" in args.engines
+        else (0, "", "")
+    )
     if best_ours[0] and best_ref[0]:
-        print(f"\nbest craftlab ({best_ours[1]} engine, {best_ours[2]}) / best sb3 on stock crafter "
-              f"({best_ref[2]}): {best_ours[0] / best_ref[0]:.2f}x")
+        print(
+            f"\nbest craftlab ({best_ours[1]} engine, {best_ours[2]}) / best sb3 on stock crafter "
+            f"({best_ref[2]}): {best_ours[0] / best_ref[0]:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,9 @@ def repeated_steps(scalars: dict[str, list[tuple[int, float]]], episode_steps: l
     return out
 
 
-def lost_points(before: dict[str, list[tuple[int, float]]], after: dict[str, list[tuple[int, float]]],
-                up_to: int) -> dict[str, int]:
+def lost_points(
+    before: dict[str, list[tuple[int, float]]], after: dict[str, list[tuple[int, float]]], up_to: int
+) -> dict[str, int]:
     """Points shown ``before`` (e.g. at a crash) at steps <= ``up_to`` (the checkpoint
     resumed from) that ``after`` no longer shows, by tag; tags losing none left out."""
     out = {}

@@ -15,8 +15,13 @@ from craftlab.runs.training import build_agent
 
 def make_agent(algo: str = "ppo", env: str = "CartPole-v1"):
     algo_cfg = {"name": algo, "num_steps": 16} if algo == "ppo" else {"name": algo, "kwargs": {"n_steps": 16}}
-    config = load_run_config(data={"env": {"id": env}, "algo": algo_cfg,
-                                   "train": {"num_envs": 1, "total_timesteps": 64, "progress_bar": False}})
+    config = load_run_config(
+        data={
+            "env": {"id": env},
+            "algo": algo_cfg,
+            "train": {"num_envs": 1, "total_timesteps": 64, "progress_bar": False},
+        }
+    )
     return build_agent(config)
 
 
@@ -135,8 +140,14 @@ def test_cleanup_removes_crash_leftovers_and_nothing_else(tmp_path):
     (tmp_path / ".tmp-step_0000000001-1").mkdir()
     done = ckpt.cleanup()
     assert len(done) == 4, done
-    assert sorted(p.name for p in folder.iterdir()) == [".tmp-mine", "latest", "notes.txt", "step_0000000016",
-                                                        "step_0000000032", "step_0000000064"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        ".tmp-mine",
+        "latest",
+        "notes.txt",
+        "step_0000000016",
+        "step_0000000032",
+        "step_0000000064",
+    ]
     assert (tmp_path / ".tmp-step_0000000001-1").exists()
     assert ckpt.latest().step == 32
     assert ckpt.cleanup() == []
@@ -152,6 +163,9 @@ def test_cleanup_puts_back_a_checkpoint_whose_replacement_never_arrived(tmp_path
     (tmp_path / "step_0000000032").rename(tmp_path / ".old-step_0000000032-999")
     (tmp_path / ".tmp-step_0000000032-999").mkdir()
     assert ckpt.latest() is None
-    assert ckpt.cleanup() == ["removed .tmp-step_0000000032-999", "restored step_0000000032 from .old-step_0000000032-999"]
+    assert ckpt.cleanup() == [
+        "removed .tmp-step_0000000032-999",
+        "restored step_0000000032 from .old-step_0000000032-999",
+    ]
     assert ckpt.latest().step == 32
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "step_0000000032"]

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from craftlab.core.config import ConfigError, parse_override
-
 from craftlab.runs.run_config import load_run_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,8 +23,9 @@ def test_shipped_configs_are_valid(path):
 
 
 def test_defaults_fill_in_and_overrides_apply():
-    config = load_run_config(ROOT / "configs/default.yaml",
-                             ["algo.learning_rate=1e-3", "train.seed=7", "algo.network.kind=impala"])
+    config = load_run_config(
+        ROOT / "configs/default.yaml", ["algo.learning_rate=1e-3", "train.seed=7", "algo.network.kind=impala"]
+    )
     assert config.algo.learning_rate == pytest.approx(1e-3)
     assert config.train.seed == 7
     assert config.algo.network.kind == "impala"
@@ -85,8 +85,7 @@ def test_unknown_wrapper_is_named(tmp_path):
     ],
 )
 def test_cli_prints_one_line_and_exits_2(args):
-    proc = subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr

@@ -155,9 +155,19 @@ def test_night_light_matches_stock_light_and_sleep():
             expected = view._sleep(expected)
         noise = np.random.RandomState(trial).uniform(32, 127, shape[:2])
         out = np.empty_like(canvas)
-        crafter_fast._night_light(canvas, view._vignette(shape, 0.5), noise, float(2 * (0.5 - daylight)),
-                                  float(daylight), sleeping, luts[0], luts[1],
-                                  crafter_fast._NIGHT_TINT, crafter_fast._SLEEP_TINT, out)
+        crafter_fast._night_light(
+            canvas,
+            view._vignette(shape, 0.5),
+            noise,
+            float(2 * (0.5 - daylight)),
+            float(daylight),
+            sleeping,
+            luts[0],
+            luts[1],
+            crafter_fast._NIGHT_TINT,
+            crafter_fast._SLEEP_TINT,
+            out,
+        )
         assert np.array_equal(expected.astype(np.uint8), out), trial
 
 

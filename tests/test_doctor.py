@@ -47,7 +47,8 @@ def test_doctor_reads_minerls_version_from_its_metadata(tmp_path, monkeypatch):
     for name, version in (("minerl", "0.4.4"), ("gym", "0.19.0")):
         (tmp_path / f"{name}-{version}.dist-info").mkdir()
         (tmp_path / f"{name}-{version}.dist-info" / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     status, detail = _minerl_row(checks(sys.executable))
     assert status == "ok" and "minerl 0.4.4" in detail and "gym 0.19.0" in detail, detail
@@ -72,8 +73,12 @@ def _jdk(root: Path, version: str, javac: bool = True) -> Path:
 
 @pytest.fixture
 def jdks(tmp_path):
-    return {"8": _jdk(tmp_path / "jdk8", "1.8.0_392"), "11": _jdk(tmp_path / "jdk11", "11.0.21"),
-            "17": _jdk(tmp_path / "jdk17", "17.0.9"), "jre8": _jdk(tmp_path / "jre8", "1.8.0_392", javac=False)}
+    return {
+        "8": _jdk(tmp_path / "jdk8", "1.8.0_392"),
+        "11": _jdk(tmp_path / "jdk11", "11.0.21"),
+        "17": _jdk(tmp_path / "jdk17", "17.0.9"),
+        "jre8": _jdk(tmp_path / "jre8", "1.8.0_392", javac=False),
+    }
 
 
 def _java_check(monkeypatch, java_home: Path | None, path: Path | None) -> tuple[str, str]:
@@ -107,6 +112,6 @@ def test_doctor_without_java_home_checks_the_java_on_path(monkeypatch, jdks):
 def test_doctor_checks_the_java_on_path_that_starts_a_built_minecraft(monkeypatch, jdks):
     # the launch script runs `java` from PATH once Minecraft is built
     status, detail = _java_check(monkeypatch, jdks["8"], jdks["11"])
-    assert status == "FAIL" and "on PATH is openjdk version \"11.0.21\"" in detail, detail
+    assert status == "FAIL" and 'on PATH is openjdk version "11.0.21"' in detail, detail
     status, detail = _java_check(monkeypatch, jdks["8"], None)
     assert status == "FAIL" and "no java on PATH" in detail, detail

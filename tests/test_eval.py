@@ -18,10 +18,29 @@ CARTPOLE = Path(__file__).resolve().parent.parent / "configs" / "ppo_cartpole.ya
 def evaluated_run(tmp_path_factory) -> Path:
     """CartPole with an evaluation (and its video) every 128 steps, all checkpoints kept."""
     run = tmp_path_factory.mktemp("eval") / "cartpole"
-    code = main([str(CARTPOLE), "--run-dir", str(run), "--set", "train.total_timesteps=384",
-                 "--set", "train.num_envs=2", "--set", "train.eval_interval=128", "--set", "train.eval_episodes=2",
-                 "--set", "train.eval_video=true", "--set", "train.checkpoint_interval=128",
-                 "--set", "train.keep_checkpoints=0", "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            str(CARTPOLE),
+            "--run-dir",
+            str(run),
+            "--set",
+            "train.total_timesteps=384",
+            "--set",
+            "train.num_envs=2",
+            "--set",
+            "train.eval_interval=128",
+            "--set",
+            "train.eval_episodes=2",
+            "--set",
+            "train.eval_video=true",
+            "--set",
+            "train.checkpoint_interval=128",
+            "--set",
+            "train.keep_checkpoints=0",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 0
     return run
 
@@ -40,8 +59,10 @@ def test_eval_writes_json_with_the_episodes(evaluated_run, capsys):
 
 def test_eval_checkpoint_and_stochastic(evaluated_run):
     out = evaluated_run / "custom.json"
-    assert main(["eval", str(evaluated_run), "--checkpoint", "128", "--episodes", "2", "--stochastic",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["eval", str(evaluated_run), "--checkpoint", "128", "--episodes", "2", "--stochastic", "--out", str(out)])
+        == 0
+    )
     data = json.loads(out.read_text())
     assert data["checkpoint_step"] == 128 and data["episodes"] == 2 and data["deterministic"] is False
 
@@ -57,8 +78,24 @@ def test_best_uses_the_best_evaluation(evaluated_run, capsys):
 
 def test_best_without_evaluations_explains_the_fallback(tmp_path, capsys):
     run = tmp_path / "noeval"
-    assert main([str(CARTPOLE), "--run-dir", str(run), "--set", "train.total_timesteps=128", "--set",
-                 "train.num_envs=2", "--set", "train.eval_interval=0", "--set", "train.progress_bar=false"]) == 0
+    assert (
+        main(
+            [
+                str(CARTPOLE),
+                "--run-dir",
+                str(run),
+                "--set",
+                "train.total_timesteps=128",
+                "--set",
+                "train.num_envs=2",
+                "--set",
+                "train.eval_interval=0",
+                "--set",
+                "train.progress_bar=false",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["eval", str(run), "--best", "--episodes", "1"]) == 0
     out = capsys.readouterr().out

@@ -62,15 +62,23 @@ def test_env_seeds_of_different_run_seeds_never_overlap():
     assert not set(factory.env_seeds(8, stream=1)) & set(factory.env_seeds()), "streams must not meet"
 
 
-@pytest.mark.parametrize("algo", [{"name": "ppo", "num_steps": 2}, {"name": "dqn", "learning_starts": 100},
-                                  {"name": "sb3_ppo", "kwargs": {"n_steps": 2, "batch_size": 4}}])
+@pytest.mark.parametrize(
+    "algo",
+    [
+        {"name": "ppo", "num_steps": 2},
+        {"name": "dqn", "learning_starts": 100},
+        {"name": "sb3_ppo", "kwargs": {"n_steps": 2, "batch_size": 4}},
+    ],
+)
 def test_every_agent_resets_its_envs_with_the_factory_seeds(algo):
     """The on-policy, off-policy and SB3 loops reset env i with ``env_seeds()[i]``."""
     seen = {}
     for run_seed in (0, 1):
-        data = {"env": {"id": "craftlab-test/SeedRecorder-v0"}, "algo": algo,
-                "train": {"num_envs": 4, "seed": run_seed, "vector": "sync", "device": "cpu",
-                          "progress_bar": False}}
+        data = {
+            "env": {"id": "craftlab-test/SeedRecorder-v0"},
+            "algo": algo,
+            "train": {"num_envs": 4, "seed": run_seed, "vector": "sync", "device": "cpu", "progress_bar": False},
+        }
         agent = build_agent(load_run_config(data=data))
         RESET_SEEDS.clear()
         agent.learn(8)
@@ -84,27 +92,40 @@ def test_every_agent_resets_its_envs_with_the_factory_seeds(algo):
 
 
 def _agent(algo: dict, env_id: str = "probe/constant_reward", num_envs: int = 2, seed: int = 0):
-    data = {"env": {"id": env_id}, "algo": algo,
-            "train": {"num_envs": num_envs, "seed": seed, "vector": "sync", "device": "cpu", "progress_bar": False}}
+    data = {
+        "env": {"id": env_id},
+        "algo": algo,
+        "train": {"num_envs": num_envs, "seed": seed, "vector": "sync", "device": "cpu", "progress_bar": False},
+    }
     return build_agent(load_run_config(data=data))
 
 
 def test_value_normaliser_moves_every_minibatch_with_the_recipes_floor():
     """Constant returns of 1: mu -> 1, sigma = the floor (0.1, not 0.01), and the averages
     move 4 epochs x 2 minibatches = 8 times per rollout: 1 - beta^k with k = 5 x 8 updates."""
-    agent = _agent({"name": "ppo", "num_steps": 8, "update_epochs": 4, "num_minibatches": 2, "norm_value": True,
-                    "gamma": 0.5})
+    agent = _agent(
+        {"name": "ppo", "num_steps": 8, "update_epochs": 4, "num_minibatches": 2, "norm_value": True, "gamma": 0.5}
+    )
     agent.learn(5 * 8 * 2)
     agent.close()
     norm = agent.policy.value_normalizer
-    assert float(norm.debias) == pytest.approx(1 - 0.99 ** 40, rel=1e-5)
+    assert float(norm.debias) == pytest.approx(1 - 0.99**40, rel=1e-5)
     mu, sigma = norm.stats()
     assert float(mu) == pytest.approx(1.0, abs=1e-5) and float(sigma) == pytest.approx(0.1, abs=1e-6)
-    rollout = _agent({"name": "ppo", "num_steps": 8, "update_epochs": 4, "num_minibatches": 2, "norm_value": True,
-                      "norm_value_update": "rollout", "norm_value_std_floor": 0.01})
+    rollout = _agent(
+        {
+            "name": "ppo",
+            "num_steps": 8,
+            "update_epochs": 4,
+            "num_minibatches": 2,
+            "norm_value": True,
+            "norm_value_update": "rollout",
+            "norm_value_std_floor": 0.01,
+        }
+    )
     rollout.learn(5 * 8 * 2)
     rollout.close()
-    assert float(rollout.policy.value_normalizer.debias) == pytest.approx(1 - 0.99 ** 5, rel=1e-5)
+    assert float(rollout.policy.value_normalizer.debias) == pytest.approx(1 - 0.99**5, rel=1e-5)
     assert float(rollout.policy.value_normalizer.stats()[1]) == pytest.approx(0.01, abs=1e-7)
 
 
@@ -116,8 +137,9 @@ def _first_minibatch(agent, num_minibatches: int = 1):
     obs, _ = agent._vec_env.reset(seed=agent.envs.env_seeds())
     agent._next_obs, agent._state = agent._obs_tensor(obs), None
     agent._episode_start = torch.ones(agent._vec_env.num_envs)
-    buffer = RolloutBuffer(agent.config.num_steps, agent._vec_env.num_envs, agent.observation_space,
-                           agent.action_space, agent.device)
+    buffer = RolloutBuffer(
+        agent.config.num_steps, agent._vec_env.num_envs, agent.observation_space, agent.action_space, agent.device
+    )
     agent.collect_rollout(agent._vec_env, buffer, RunContext())
     agent.close()
     return buffer, next(buffer.minibatches(num_minibatches, np.random.default_rng(0)))
@@ -128,8 +150,11 @@ def test_value_loss_mse_is_twice_half_squared(algo):
     """``value_loss: mse`` is (V - R)^2 (SB3, the recipe), ``half_squared`` 1/2 (V - R)^2 (CleanRL)."""
     losses = {}
     for kind in ("mse", "half_squared"):
-        agent = _agent({"name": algo, "num_steps": 8, "value_loss": kind, "learning_rate": 1e-12},
-                       env_id="probe/observation_reward", seed=3)
+        agent = _agent(
+            {"name": algo, "num_steps": 8, "value_loss": kind, "learning_rate": 1e-12},
+            env_id="probe/observation_reward",
+            seed=3,
+        )
         buffer, batch = _first_minibatch(agent)
         v = agent.policy.value(batch.observations).detach()
         expected = float(((v - batch.returns) ** 2).mean()) * (1.0 if kind == "mse" else 0.5)
@@ -151,8 +176,10 @@ def test_batch_advantage_normalisation_is_not_redone_per_minibatch():
         _, batch = _first_minibatch(agent)
         batch = batch._replace(advantages=torch.full_like(batch.advantages, 3.0))
         assert float(agent.loss(batch)[1]["policy_loss"]) == pytest.approx(expected, abs=1e-5)
-    agent = _agent({"name": "ppo", "num_steps": 8, "norm_adv_scope": "batch", "update_epochs": 1},
-                   env_id="probe/observation_reward")
+    agent = _agent(
+        {"name": "ppo", "num_steps": 8, "norm_adv_scope": "batch", "update_epochs": 1},
+        env_id="probe/observation_reward",
+    )
     buffer, _ = _first_minibatch(agent)
     buffer.advantages = buffer.advantages * 5 + 2
     agent.update(buffer)
@@ -163,17 +190,25 @@ def test_batch_advantage_normalisation_is_not_redone_per_minibatch():
 # ----------------------------------------------------------------- IMPALA network
 
 RECIPE_PARAMETERS = (
-    (3 * 64 * 9 + 64) + 2 * 64 + 4 * (2 * 64 + 64 * 64 * 9)             # stack 1: conv with bias, GN, 2 blocks
-    + (2 * 64 + 64 * 128 * 9) + 2 * 128 + 4 * (2 * 128 + 128 * 128 * 9)  # stack 2: GN -> conv, GN, 2 blocks
-    + (2 * 128 + 128 * 128 * 9) + 2 * 128 + 4 * (2 * 128 + 128 * 128 * 9)  # stack 3
-    + (2 * 8192 + 8192 * 256)                                            # LayerNorm -> Linear 256 (no bias)
-    + (2 * 256 + 256 * 1024)                                             # LayerNorm -> Linear 1024 (no bias)
-    + (1024 * 17 + 17) + (1024 + 1)                                      # policy and value heads
+    (3 * 64 * 9 + 64)
+    + 2 * 64
+    + 4 * (2 * 64 + 64 * 64 * 9)  # stack 1: conv with bias, GN, 2 blocks
+    + (2 * 64 + 64 * 128 * 9)
+    + 2 * 128
+    + 4 * (2 * 128 + 128 * 128 * 9)  # stack 2: GN -> conv, GN, 2 blocks
+    + (2 * 128 + 128 * 128 * 9)
+    + 2 * 128
+    + 4 * (2 * 128 + 128 * 128 * 9)  # stack 3
+    + (2 * 8192 + 8192 * 256)  # LayerNorm -> Linear 256 (no bias)
+    + (2 * 256 + 256 * 1024)  # LayerNorm -> Linear 1024 (no bias)
+    + (1024 * 17 + 17)
+    + (1024 + 1)  # policy and value heads
 )
 """parameters of snu-mllab/Achievement-Distillation's PPOModel on Crafter (configs/ppo.yaml), by hand"""
 
 RECIPE_ORDER = (
-    ["Conv2d", "MaxPool2d", "GroupNorm"] + ["GroupNorm", "Conv2d"] * 4
+    ["Conv2d", "MaxPool2d", "GroupNorm"]
+    + ["GroupNorm", "Conv2d"] * 4
     + (["GroupNorm", "Conv2d", "MaxPool2d", "GroupNorm"] + ["GroupNorm", "Conv2d"] * 4) * 2
     + ["LayerNorm", "Linear", "LayerNorm", "Linear"]
 )
@@ -189,8 +224,11 @@ def test_crafter_config_builds_the_recipes_network():
     assert sum(p.numel() for p in policy.parameters()) == RECIPE_PARAMETERS == 3_948_306
     order: list[str] = []
     leaves = (torch.nn.Conv2d, torch.nn.GroupNorm, torch.nn.MaxPool2d, torch.nn.LayerNorm, torch.nn.Linear)
-    hooks = [m.register_forward_hook(lambda mod, i, o: order.append(type(mod).__name__))
-             for m in policy.actor_encoder.modules() if isinstance(m, leaves)]
+    hooks = [
+        m.register_forward_hook(lambda mod, i, o: order.append(type(mod).__name__))
+        for m in policy.actor_encoder.modules()
+        if isinstance(m, leaves)
+    ]
     flat = []
     hooks.append(policy.actor_encoder[0].convs[-1].register_forward_hook(lambda mod, i, o: flat.append(o)))
     obs = torch.randint(0, 256, (4, 64, 64, 3), dtype=torch.uint8)
@@ -202,7 +240,7 @@ def test_crafter_config_builds_the_recipes_network():
     assert float(flat[0].min()) < 0, "the recipe has no ReLU between the last block and the flatten"
     # fan-in init: each unit's weight vector has the recipe's norm; no bias after a norm
     convs = [m for m in policy.actor_encoder.modules() if isinstance(m, torch.nn.Conv2d)]
-    residual = (1 / 3 ** 0.5 / 2 ** 0.5) ** 0.5
+    residual = (1 / 3**0.5 / 2**0.5) ** 0.5
     expected = [1.0, residual, residual, residual, residual] * 3
     for conv, scale in zip(convs, expected):
         norms = torch.linalg.vector_norm(conv.weight, dim=(1, 2, 3))
@@ -215,14 +253,20 @@ def test_crafter_config_builds_the_recipes_network():
         torch.testing.assert_close(norms, torch.full_like(norms, scale))
     cfg = agent.config
     assert (cfg.adam_eps, cfg.value_loss, cfg.norm_adv_scope, cfg.norm_value_update, cfg.norm_value_std_floor) == (
-        1e-8, "mse", "batch", "minibatch", 0.1)
+        1e-8,
+        "mse",
+        "batch",
+        "minibatch",
+        0.1,
+    )
 
 
 def test_default_impala_is_unchanged():
     """Existing configs keep their network: the pre-activation order, biases, PyTorch's conv init."""
-    agent = _agent({"name": "ppo", "network": {"kind": "impala", "cnn_norm": "group", "dense": [32],
-                                                "dense_layer_norm": True}},
-                   env_id="probe/image_observation_action_reward")
+    agent = _agent(
+        {"name": "ppo", "network": {"kind": "impala", "cnn_norm": "group", "dense": [32], "dense_layer_norm": True}},
+        env_id="probe/image_observation_action_reward",
+    )
     agent.close()
     names = [n for n, _ in agent.policy.actor_encoder.named_parameters()]
     assert "0.convs.0.weight" in names and "0.convs.0.bias" in names and "0.fc.0.weight" in names
@@ -236,8 +280,9 @@ def test_rnd_warm_up_measures_the_random_walks_state_distribution():
     """Sparse corridor, uniformly random actions (1 of 4 steps right, a wall at 0): the walk's
     stationary distribution is pi_k proportional to 3^-k, so cell 0 holds 2/3 of the time and
     cell 1 2/9. The warm-up's observation statistics must show it before any training step."""
-    agent = _agent({"name": "ppo_rnd", "num_steps": 32, "rnd_warmup_steps": 1500},
-                   env_id="probe/sparse_corridor", num_envs=4)
+    agent = _agent(
+        {"name": "ppo_rnd", "num_steps": 32, "rnd_warmup_steps": 1500}, env_id="probe/sparse_corridor", num_envs=4
+    )
     agent.learn(0)
     agent.close()
     assert agent.num_timesteps == 0, "the warm-up is not part of the budget"
@@ -271,9 +316,28 @@ def test_eval_never_calls_the_greedy_score_the_crafter_score(tmp_path, capsys):
     ``eval`` plays greedy episodes by default and must label its number as such."""
     run = tmp_path / "crafter"
     config = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
-    assert main([str(config), "--run-dir", str(run), "--set", "train.total_timesteps=64", "--set", "train.num_envs=2",
-                 "--set", "algo.num_steps=32", "--set", "train.device=cpu", "--set", "train.progress_bar=false",
-                 "--set", "train.vector=sync"]) == 0
+    assert (
+        main(
+            [
+                str(config),
+                "--run-dir",
+                str(run),
+                "--set",
+                "train.total_timesteps=64",
+                "--set",
+                "train.num_envs=2",
+                "--set",
+                "algo.num_steps=32",
+                "--set",
+                "train.device=cpu",
+                "--set",
+                "train.progress_bar=false",
+                "--set",
+                "train.vector=sync",
+            ]
+        )
+        == 0
+    )
     summary = json.loads((run / "summary.json").read_text())
     summary["crafter_score"] = 1.25  # as a run with finished episodes has it
     (run / "summary.json").write_text(json.dumps(summary))
@@ -286,6 +350,7 @@ def test_eval_never_calls_the_greedy_score_the_crafter_score(tmp_path, capsys):
         assert "crafter_score" not in record and record["achievement_score_policy"] == policy
         assert record["training_crafter_score"] == 1.25
         score_lines = [line for line in printed.splitlines() if "Crafter score" in line]
-        assert score_lines == ["benchmark Crafter score of this run (all training episodes, stochastic policy; "
-                               "summary.json): 1.25%"], printed
+        assert score_lines == [
+            "benchmark Crafter score of this run (all training episodes, stochastic policy; summary.json): 1.25%"
+        ], printed
         assert f"{policy}-policy achievement score" in printed

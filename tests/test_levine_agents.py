@@ -8,15 +8,18 @@ import pytest
 import torch
 
 from craftlab.agents.on_policy import RolloutBuffer, ValueNormalizer
+from craftlab.agents.run_context import RunContext
 from craftlab.core.config import ConfigError
 from craftlab.runs.run_config import load_run_config
-from craftlab.agents.run_context import RunContext
 from craftlab.runs.training import build_agent
 
 
 def _agent(name: str, env_id: str = "probe/memory", **algo):
-    data = {"env": {"id": env_id}, "algo": {"name": name, "num_steps": 12, **algo},
-            "train": {"num_envs": 4, "seed": 3, "progress_bar": False, "device": "cpu"}}
+    data = {
+        "env": {"id": env_id},
+        "algo": {"name": name, "num_steps": 12, **algo},
+        "train": {"num_envs": 4, "seed": 3, "progress_bar": False, "device": "cpu"},
+    }
     return build_agent(load_run_config(data=data))
 
 

@@ -14,19 +14,27 @@ policy: CartPole ~22, Pendulum ~-1200, corridor 0). The PPO CartPole test is in
 from __future__ import annotations
 
 import pytest
-
-from craftlab.runs.run_config import load_run_config
-from craftlab.runs.evaluation import evaluate
-from craftlab.runs.training import build_agent
 from test_ppo_learns import train_until_solved
+
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.run_config import load_run_config
+from craftlab.runs.training import build_agent
 
 SEEDS = (0, 1, 2)
 
 VPG_BUDGET = 100_000
 VPG_CARTPOLE = {
     "env": {"id": "CartPole-v1"},
-    "algo": {"name": "vpg", "num_steps": 500, "learning_rate": 1e-2, "gamma": 0.99, "reward_to_go": True,
-             "baseline": True, "norm_adv": True, "value_steps": 5},
+    "algo": {
+        "name": "vpg",
+        "num_steps": 500,
+        "learning_rate": 1e-2,
+        "gamma": 0.99,
+        "reward_to_go": True,
+        "baseline": True,
+        "norm_adv": True,
+        "value_steps": 5,
+    },
     "train": {"num_envs": 4, "progress_bar": False, "device": "cpu"},
 }
 
@@ -34,8 +42,15 @@ A2C_BUDGET = 150_000
 A2C_CARTPOLE = {
     "env": {"id": "CartPole-v1"},
     # Stable-Baselines3's A2C defaults (configs/levine/a2c_cartpole.yaml)
-    "algo": {"name": "a2c", "num_steps": 5, "learning_rate": 7e-4, "gamma": 0.99, "gae_lambda": 1.0,
-             "ent_coef": 0.0, "optimizer": "rmsprop"},
+    "algo": {
+        "name": "a2c",
+        "num_steps": 5,
+        "learning_rate": 7e-4,
+        "gamma": 0.99,
+        "gae_lambda": 1.0,
+        "ent_coef": 0.0,
+        "optimizer": "rmsprop",
+    },
     "train": {"num_envs": 8, "progress_bar": False, "device": "cpu"},
 }
 
@@ -44,15 +59,23 @@ PENDULUM_TARGET = -300.0
 PPO_PENDULUM = {
     "env": {"id": "Pendulum-v1"},
     # RL Baselines3 Zoo's Pendulum-v1 PPO settings without gSDE, minibatch 256, value targets normalised
-    "algo": {"name": "ppo", "num_steps": 1024, "learning_rate": 1e-3, "gamma": 0.9, "gae_lambda": 0.95,
-             "update_epochs": 10, "num_minibatches": 16, "ent_coef": 0.0, "clip_vloss": False,
-             "norm_value": True},
+    "algo": {
+        "name": "ppo",
+        "num_steps": 1024,
+        "learning_rate": 1e-3,
+        "gamma": 0.9,
+        "gae_lambda": 0.95,
+        "update_epochs": 10,
+        "num_minibatches": 16,
+        "ent_coef": 0.0,
+        "clip_vloss": False,
+        "norm_value": True,
+    },
     "train": {"num_envs": 4, "progress_bar": False, "device": "cpu"},
 }
 
 CORRIDOR_BUDGET = 16_000
-CORRIDOR_ALGO = {"num_steps": 64, "learning_rate": 1e-3, "ent_coef": 0.01, "update_epochs": 4,
-                 "num_minibatches": 4}
+CORRIDOR_ALGO = {"num_steps": 64, "learning_rate": 1e-3, "ent_coef": 0.01, "update_epochs": 4, "num_minibatches": 4}
 
 
 @pytest.mark.slow
@@ -73,8 +96,9 @@ def test_a2c_solves_cartpole_in_2_of_3_seeds():
 
 @pytest.mark.slow
 def test_ppo_continuous_pendulum():
-    steps, best = train_until_solved(PPO_PENDULUM, seed=0, budget=PENDULUM_BUDGET, target=PENDULUM_TARGET,
-                                     eval_every=8192)
+    steps, best = train_until_solved(
+        PPO_PENDULUM, seed=0, budget=PENDULUM_BUDGET, target=PENDULUM_TARGET, eval_every=8192
+    )
     print(f"PPO Pendulum-v1: best {best:.1f} at {steps} steps")
     assert best >= PENDULUM_TARGET, f"PPO reached only {best:.1f} on Pendulum-v1 in {steps} steps"
 
@@ -82,8 +106,11 @@ def test_ppo_continuous_pendulum():
 def _corridor_success(algo: str, seed: int) -> float:
     """Mean return of the *stochastic* policy after the budget (1 = always reaches the goal).
     Stochastic, because an untrained greedy policy may walk right by chance."""
-    data = {"env": {"id": "probe/sparse_corridor"}, "algo": {"name": algo, **CORRIDOR_ALGO},
-            "train": {"num_envs": 8, "seed": seed, "progress_bar": False, "device": "cpu"}}
+    data = {
+        "env": {"id": "probe/sparse_corridor"},
+        "algo": {"name": algo, **CORRIDOR_ALGO},
+        "train": {"num_envs": 8, "seed": seed, "progress_bar": False, "device": "cpu"},
+    }
     agent = build_agent(load_run_config(data=data))
     agent.learn(CORRIDOR_BUDGET)
     agent.close()

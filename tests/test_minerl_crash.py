@@ -14,8 +14,12 @@ from craftlab.envs.minerl.observations import PovOnly
 
 
 def _faulty(**faults):
-    return make_minerl("MineRLTreechop-v0", standin=True, standin_kwargs={"fault_seed": 0, **faults},
-                       crash_recovery={"step_timeout": 0.2, "backoff": 0.0})
+    return make_minerl(
+        "MineRLTreechop-v0",
+        standin=True,
+        standin_kwargs={"fault_seed": 0, **faults},
+        crash_recovery={"step_timeout": 0.2, "backoff": 0.0},
+    )
 
 
 def test_crash_ends_episode_truncated_and_restarts():
@@ -78,8 +82,7 @@ class _NeverStarts(gym.Env):
 
 def test_failing_restarts_are_bounded():
     made = []
-    env = CrashRecovery(_NeverStarts(), max_retries=3, backoff=0.001,
-                        env_fn=lambda: made.append(1) or _NeverStarts())
+    env = CrashRecovery(_NeverStarts(), max_retries=3, backoff=0.001, env_fn=lambda: made.append(1) or _NeverStarts())
     start = time.perf_counter()
     with pytest.raises(RuntimeError, match="after 3 retries"):
         env.reset()
@@ -92,12 +95,26 @@ def test_sb3_ppo_trains_through_injected_crashes_and_hangs():
 
     def make():
         env = _faulty(crash_probability=0.02, hang_probability=0.01, hang_seconds=0.5)
-        return PovOnly(SerialDiscreteActions(env, always_keys=["attack"], reverse_keys=["forward"],
-                                             exclude_keys=["back", "left", "right", "sneak", "sprint"]))
+        return PovOnly(
+            SerialDiscreteActions(
+                env,
+                always_keys=["attack"],
+                reverse_keys=["forward"],
+                exclude_keys=["back", "left", "right", "sneak", "sprint"],
+            )
+        )
 
     venv = DummyVecEnv([make, make])
-    model = PPO("CnnPolicy", venv, n_steps=64, batch_size=64, n_epochs=1, seed=0, device="cpu",
-                policy_kwargs={"features_extractor_kwargs": {"features_dim": 64}})
+    model = PPO(
+        "CnnPolicy",
+        venv,
+        n_steps=64,
+        batch_size=64,
+        n_epochs=1,
+        seed=0,
+        device="cpu",
+        policy_kwargs={"features_extractor_kwargs": {"features_dim": 64}},
+    )
     model.learn(256)
     restarts = sum(e.env.env.crash_restarts for e in venv.envs)  # PovOnly > Serial > CrashRecovery
     assert model.num_timesteps >= 256 and restarts >= 2

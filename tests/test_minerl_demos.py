@@ -13,7 +13,11 @@ from craftlab.core.config import EnvConfig, WrapperConfig
 from craftlab.datasets.minerl import DemonstrationDataset, read_trajectory
 
 ROOT = Path(__file__).resolve().parent.parent
-RECIPE = {"always_keys": ["attack"], "reverse_keys": ["forward"], "exclude_keys": ["back", "left", "right", "sneak", "sprint"]}
+RECIPE = {
+    "always_keys": ["attack"],
+    "reverse_keys": ["forward"],
+    "exclude_keys": ["back", "left", "right", "sneak", "sprint"],
+}
 # pov colour -> demonstrated action (a function of the pov), and the Discrete(5) index it maps to
 COLOURS = [(230, 30, 30), (30, 200, 30), (30, 30, 230), (230, 230, 30), (230, 30, 230)]
 KEYS = ("attack", "back", "forward", "jump", "left", "right", "sneak", "sprint")
@@ -33,8 +37,15 @@ def _demo_action(kind: int) -> dict:
     return {**a, "camera": camera}
 
 
-def write_trajectory(root: Path, name: str, steps: int, seed: int, lead_frames: int = 2,
-                     video_frames: int | None = None, npz_steps: int | None = None) -> list[int]:
+def write_trajectory(
+    root: Path,
+    name: str,
+    steps: int,
+    seed: int,
+    lead_frames: int = 2,
+    video_frames: int | None = None,
+    npz_steps: int | None = None,
+) -> list[int]:
     """A Treechop trajectory in MineRL's layout; returns the action kind of each step."""
     import imageio.v2 as imageio
 
@@ -48,9 +59,10 @@ def write_trajectory(root: Path, name: str, steps: int, seed: int, lead_frames: 
         img[:] = COLOURS[k]
         img[rng.integers(0, 64), :] = 128  # a little texture
         frames.append(img)
-    frames = frames[: video_frames] if video_frames is not None else frames
-    with imageio.get_writer(d / "recording.mp4", fps=20, codec="libx264", macro_block_size=1,
-                            ffmpeg_log_level="error") as writer:
+    frames = frames[:video_frames] if video_frames is not None else frames
+    with imageio.get_writer(
+        d / "recording.mp4", fps=20, codec="libx264", macro_block_size=1, ffmpeg_log_level="error"
+    ) as writer:
         for f in frames:
             writer.append_data(f)
     acts = [_demo_action(k) for k in kinds[:steps]]
@@ -60,15 +72,26 @@ def write_trajectory(root: Path, name: str, steps: int, seed: int, lead_frames: 
         data[f"action${key}"] = np.array([a[key] for a in acts], np.int64)[:n]
     data["action$camera"] = np.array([a["camera"] for a in acts], np.float32)[:n]
     np.savez(d / "rendered.npz", **data)
-    (d / "metadata.json").write_text(json.dumps({
-        "success": True, "duration_ms": steps * 50, "duration_steps": steps, "total_reward": float(data["reward"].sum()),
-        "stream_name": name, "true_video_frame_count": steps + 1 + lead_frames}))
+    (d / "metadata.json").write_text(
+        json.dumps(
+            {
+                "success": True,
+                "duration_ms": steps * 50,
+                "duration_steps": steps,
+                "total_reward": float(data["reward"].sum()),
+                "stream_name": name,
+                "true_video_frame_count": steps + 1 + lead_frames,
+            }
+        )
+    )
     return kinds[:steps]
 
 
 def _config() -> EnvConfig:
-    return EnvConfig(id="minerl-standin/MineRLTreechop-v0",
-                     wrappers=[WrapperConfig("minerl_discrete", RECIPE), WrapperConfig("minerl_pov")])
+    return EnvConfig(
+        id="minerl-standin/MineRLTreechop-v0",
+        wrappers=[WrapperConfig("minerl_discrete", RECIPE), WrapperConfig("minerl_pov")],
+    )
 
 
 def _colour_kind(pov: np.ndarray) -> int:
@@ -130,8 +153,10 @@ def test_batches_have_the_general_format_and_actions_use_the_agent_table(tmp_pat
 
 def test_multidiscrete_demonstrations(tmp_path):
     write_trajectory(tmp_path, "v3_m", steps=10, seed=5)
-    cfg = EnvConfig(id="minerl-standin/MineRLTreechop-v0", wrappers=[
-        WrapperConfig("minerl_multidiscrete", {"camera_bins": 3}), WrapperConfig("minerl_pov")])
+    cfg = EnvConfig(
+        id="minerl-standin/MineRLTreechop-v0",
+        wrappers=[WrapperConfig("minerl_multidiscrete", {"camera_bins": 3}), WrapperConfig("minerl_pov")],
+    )
     data = DemonstrationDataset(tmp_path, "MineRLTreechop-v0", cfg)
     b = next(data.batches(batch_size=10, epochs=1))
     assert b.action.shape == (10, 10)
@@ -185,10 +210,30 @@ def test_bc_logs_its_loss_without_a_torch_warning(tmp_path, monkeypatch):
     for i in range(2):
         write_trajectory(tmp_path / "data", f"v3_w_{i}", steps=40, seed=20 + i)
     monkeypatch.chdir(ROOT)
-    code = main(["configs/minerl/bc_treechop.yaml", "--device", "cpu", "--run-dir", str(tmp_path / "run"),
-                 "--set", "env.kwargs.standin=true", "--set", f"algo.data_root={tmp_path / 'data'}",
-                 "--set", "algo.batch_size=8", "--set", "algo.shuffle_buffer=32", "--set", "algo.network.features=32",
-                 "--set", "train.total_timesteps=16", "--set", "train.checkpoint_interval=0",
-                 "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            "configs/minerl/bc_treechop.yaml",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--set",
+            "env.kwargs.standin=true",
+            "--set",
+            f"algo.data_root={tmp_path / 'data'}",
+            "--set",
+            "algo.batch_size=8",
+            "--set",
+            "algo.shuffle_buffer=32",
+            "--set",
+            "algo.network.features=32",
+            "--set",
+            "train.total_timesteps=16",
+            "--set",
+            "train.checkpoint_interval=0",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 0
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["num_timesteps"] >= 16

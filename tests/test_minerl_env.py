@@ -28,8 +28,17 @@ def test_registry_has_every_id_without_importing_minerl():
     for env_id in ALL_IDS:
         assert env_id in registry.ENVS and "minerl-standin/" + env_id in registry.ENVS
     assert "MineRLNavigateExtremeDense-v0" in registry.ENVS and "MineRLNavigateDenseExtreme-v0" not in registry.ENVS
-    for name in ("minerl_discrete", "minerl_multidiscrete", "minerl_kmeans", "minerl_pov", "minerl_pov_vector",
-                 "minerl_pov_transform", "minerl_frame_skip", "minerl_frame_stack", "minerl_crash_recovery"):
+    for name in (
+        "minerl_discrete",
+        "minerl_multidiscrete",
+        "minerl_kmeans",
+        "minerl_pov",
+        "minerl_pov_vector",
+        "minerl_pov_transform",
+        "minerl_frame_skip",
+        "minerl_frame_stack",
+        "minerl_crash_recovery",
+    ):
         assert name in registry.WRAPPERS
     assert "minerl" not in sys.modules and "gym" not in sys.modules
 
@@ -46,18 +55,44 @@ def test_missing_minerl_says_how_to_install():
 
 
 def test_spec_tables_match_the_minerl_facts():
-    assert [max_episode_steps(i) for i in ("MineRLTreechop-v0", "MineRLNavigateDense-v0", "MineRLObtainDiamond-v0",
-                                           "MineRLObtainIronPickaxe-v0", "MineRLBasaltFindCave-v0")] == \
-        [8000, 6000, 18000, 6000, 3600]
+    assert [
+        max_episode_steps(i)
+        for i in (
+            "MineRLTreechop-v0",
+            "MineRLNavigateDense-v0",
+            "MineRLObtainDiamond-v0",
+            "MineRLObtainIronPickaxe-v0",
+            "MineRLBasaltFindCave-v0",
+        )
+    ] == [8000, 6000, 18000, 6000, 3600]
     treechop = spec("MineRLTreechop-v0")
-    assert list(treechop.action_space.spaces) == ["attack", "back", "camera", "forward", "jump", "left", "right",
-                                                  "sneak", "sprint"]
+    assert list(treechop.action_space.spaces) == [
+        "attack",
+        "back",
+        "camera",
+        "forward",
+        "jump",
+        "left",
+        "right",
+        "sneak",
+        "sprint",
+    ]
     assert list(treechop.observation_space.spaces) == ["pov"] and treechop.reward_threshold == 64.0
     obtain = spec("MineRLObtainDiamond-v0").action_space
-    assert obtain["place"].values.tolist() == ["cobblestone", "crafting_table", "dirt", "furnace", "none", "stone", "torch"]
+    assert obtain["place"].values.tolist() == [
+        "cobblestone",
+        "crafting_table",
+        "dirt",
+        "furnace",
+        "none",
+        "stone",
+        "torch",
+    ]
     assert obtain["nearbySmelt"].values.tolist() == ["coal", "iron_ingot", "none"] and obtain["craft"].default == "none"
-    assert "other" not in obtain["equip"].values and "other" in \
-        spec("MineRLObtainDiamond-v0").observation_space["equipped_items"]["mainhand"]["type"].values
+    assert (
+        "other" not in obtain["equip"].values
+        and "other" in spec("MineRLObtainDiamond-v0").observation_space["equipped_items"]["mainhand"]["type"].values
+    )
     vec = spec("MineRLTreechopVectorObf-v0")
     assert vec.action_space["vector"].shape == (64,) and vec.observation_space["vector"].shape == (64,)
     assert spec("MineRLBasaltFindCaveHighRes-v0").observation_space["pov"].shape == (1024, 1024, 3)
@@ -66,12 +101,19 @@ def test_spec_tables_match_the_minerl_facts():
     assert len(basalt10.action_space.spaces) == 24 and "hotbar.9" in basalt10.action_space.spaces  # 23 buttons + camera
 
 
-@pytest.mark.parametrize("env_id,version", [
-    ("MineRLTreechop-v0", "0.4.4"), ("MineRLNavigateDense-v0", "0.4.4"), ("MineRLObtainDiamondDense-v0", "0.4.4"),
-    ("MineRLObtainIronPickaxe-v0", "0.4.4"), ("MineRLTreechopVectorObf-v0", "0.4.4"),
-    ("MineRLBasaltBuildVillageHouse-v0", "0.4.4"), ("MineRLObtainTestVector-v0", "0.4.4"),
-    ("MineRLBasaltFindCave-v0", "1.0"),
-])
+@pytest.mark.parametrize(
+    "env_id,version",
+    [
+        ("MineRLTreechop-v0", "0.4.4"),
+        ("MineRLNavigateDense-v0", "0.4.4"),
+        ("MineRLObtainDiamondDense-v0", "0.4.4"),
+        ("MineRLObtainIronPickaxe-v0", "0.4.4"),
+        ("MineRLTreechopVectorObf-v0", "0.4.4"),
+        ("MineRLBasaltBuildVillageHouse-v0", "0.4.4"),
+        ("MineRLObtainTestVector-v0", "0.4.4"),
+        ("MineRLBasaltFindCave-v0", "1.0"),
+    ],
+)
 def test_gymnasium_check_env_passes(env_id, version):
     env = make_minerl(env_id, standin=True, minerl_version=version)
     with warnings.catch_warnings():
@@ -151,7 +193,9 @@ def test_reset_seed_goes_through_env_seed_before_reset():
 
 def test_terminated_truncated_split():
     # gym's TimeLimit first (flag set)
-    env = make_minerl("MineRLTreechop-v0", standin=True, standin_kwargs={"max_episode_steps": 5, "server_max_steps": 100})
+    env = make_minerl(
+        "MineRLTreechop-v0", standin=True, standin_kwargs={"max_episode_steps": 5, "server_max_steps": 100}
+    )
     env.reset(seed=0)
     outs = [env.step({"camera": np.zeros(2, np.float32)}) for _ in range(5)]
     assert [o[3] for o in outs] == [False] * 4 + [True] and not any(o[2] for o in outs)
@@ -160,8 +204,9 @@ def test_terminated_truncated_split():
     env.reset(seed=0)
     outs = [env.step({}) for _ in range(5)]
     assert outs[-1][3] and not outs[-1][2]
-    env = make_minerl("MineRLTreechop-v0", standin=True, standin_kwargs={"max_episode_steps": 5},
-                      time_up_is_truncation=False)
+    env = make_minerl(
+        "MineRLTreechop-v0", standin=True, standin_kwargs={"max_episode_steps": 5}, time_up_is_truncation=False
+    )
     env.reset(seed=0)
     outs = [env.step({}) for _ in range(5)]
     assert outs[-1][2] and not outs[-1][3]
@@ -200,7 +245,9 @@ def test_navigate_dense_pays_distance_and_100_at_the_target():
     env.step({"camera": np.array([0.0, obs["compass"]["angle"]], np.float32)})
     total, terminated = 0.0, False
     for _ in range(200):
-        obs, r, terminated, truncated, _ = env.step({"forward": 1, "camera": np.array([0.0, obs["compass"]["angle"]], np.float32)})
+        obs, r, terminated, truncated, _ = env.step(
+            {"forward": 1, "camera": np.array([0.0, obs["compass"]["angle"]], np.float32)}
+        )
         total += r
         if terminated:
             break

@@ -35,9 +35,14 @@ RECOVERY = {"step_timeout": 120, "reset_timeout": 600, "max_retries": 5, "backof
 # What MineRL 0.4.4 raises when Minecraft is not built and Gradle has no network:
 # the launch script runs `./gradlew runClient`, whose wrapper cannot download Gradle.
 GRADLE_LOG = "\n".join(
-    ["/tmp/tmpa1b2c3/Minecraft", "HELLO", "Downloading https://services.gradle.org/distributions/gradle-4.10.2-all.zip",
-     "", 'Exception in thread "main" java.net.UnknownHostException: services.gradle.org',
-     "\tat java.net.AbstractPlainSocketImpl.connect(AbstractPlainSocketImpl.java:184)"]
+    [
+        "/tmp/tmpa1b2c3/Minecraft",
+        "HELLO",
+        "Downloading https://services.gradle.org/distributions/gradle-4.10.2-all.zip",
+        "",
+        'Exception in thread "main" java.net.UnknownHostException: services.gradle.org',
+        "\tat java.net.AbstractPlainSocketImpl.connect(AbstractPlainSocketImpl.java:184)",
+    ]
     + [f"\tat org.gradle.wrapper.Install$1.call(Install.java:{n})" for n in range(430)]
     + ["", "", "Minecraft process finished unexpectedly. There was an error with Malmo."]
 )
@@ -110,8 +115,9 @@ def test_launch_failure_at_the_first_reset_is_not_retried(tmp_path):
         return _failing_standin()
 
     log_path = tmp_path / "logs" / "minerl_server.log"
-    env = CrashRecovery(MineRLEnv(make_inner, "MineRLTreechop-v0", launches_minecraft=True, launch_log=log_path),
-                        **RECOVERY)
+    env = CrashRecovery(
+        MineRLEnv(make_inner, "MineRLTreechop-v0", launches_minecraft=True, launch_log=log_path), **RECOVERY
+    )
     start = time.perf_counter()
     with pytest.raises(MinecraftLaunchError) as caught:
         env.reset(seed=0)
@@ -154,8 +160,9 @@ def test_after_a_first_successful_reset_failures_are_crashes_and_retried():
         attempts.append(1)
         return _failing_standin() if len(attempts) == 2 else make_standin("MineRLTreechop-v0")
 
-    env = CrashRecovery(MineRLEnv(make_inner, "MineRLTreechop-v0", launches_minecraft=True), step_timeout=None,
-                        backoff=0.0)
+    env = CrashRecovery(
+        MineRLEnv(make_inner, "MineRLTreechop-v0", launches_minecraft=True), step_timeout=None, backoff=0.0
+    )
     env.reset(seed=0)
     env.unwrapped.inner.step = lambda action: (_ for _ in ()).throw(ConnectionError("Minecraft died"))
     info = env.step({})[4]
@@ -164,16 +171,26 @@ def test_after_a_first_successful_reset_failures_are_crashes_and_retried():
     assert len(attempts) == 3 and info["crash_restarts"] == 2
 
 
-@pytest.mark.parametrize("text,cause", [
-    (GRADLE_LOG, "needs network"),
-    ("ERROR: JAVA_HOME is set to an invalid directory: /usr/lib/jvm/none", "is no Java: point JAVA_HOME at a JDK 8"),
-    ("java.lang.UnsupportedClassVersionError: net/minecraft/Foo : Unsupported major.minor version 55.0",
-     "the wrong Java"),
-    ("Caused by: java.lang.ExceptionInInitializerError\n\tat org.lwjgl.opengl.Display.<clinit>(Display.java:138)",
-     "no display"),
-    ("> Could not find com.github.SpongePowered:MixinGradle:dcfaf61.", "could not get a dependency"),
-    ("something else entirely\nthe last line", "the last line"),
-])
+@pytest.mark.parametrize(
+    "text,cause",
+    [
+        (GRADLE_LOG, "needs network"),
+        (
+            "ERROR: JAVA_HOME is set to an invalid directory: /usr/lib/jvm/none",
+            "is no Java: point JAVA_HOME at a JDK 8",
+        ),
+        (
+            "java.lang.UnsupportedClassVersionError: net/minecraft/Foo : Unsupported major.minor version 55.0",
+            "the wrong Java",
+        ),
+        (
+            "Caused by: java.lang.ExceptionInInitializerError\n\tat org.lwjgl.opengl.Display.<clinit>(Display.java:138)",
+            "no display",
+        ),
+        ("> Could not find com.github.SpongePowered:MixinGradle:dcfaf61.", "could not get a dependency"),
+        ("something else entirely\nthe last line", "the last line"),
+    ],
+)
 def test_diagnosis_names_the_cause(text, cause):
     assert cause in diagnose(text)
 
@@ -203,14 +220,21 @@ def test_restarts_are_counted_right_and_the_final_error_is_short(caplog):
 
 
 def test_remote_errors_name_their_type_once():
-    assert str(remote_exception("EOFError", "boom", where=", pid 7, during reset")) == \
-        "boom (raised in the MineRL server, pid 7, during reset)"
+    assert (
+        str(remote_exception("EOFError", "boom", where=", pid 7, during reset"))
+        == "boom (raised in the MineRL server, pid 7, during reset)"
+    )
     assert isinstance(remote_exception("timeout", "timed out"), TimeoutError)
     assert str(remote_exception("timeout", "timed out")).startswith("timeout: timed out")
     other = remote_exception("StepAfterDoneError", "done")
     assert isinstance(other, RemoteEnvError) and str(other).startswith("StepAfterDoneError: done")
-    env = make_minerl("MineRLTreechop-v0", standin=True, python=sys.executable,
-                      standin_kwargs={"crash_probability": 1.0}, crash_recovery={"backoff": 0.0})
+    env = make_minerl(
+        "MineRLTreechop-v0",
+        standin=True,
+        python=sys.executable,
+        standin_kwargs={"crash_probability": 1.0},
+        crash_recovery={"backoff": 0.0},
+    )
     try:
         env.reset(seed=0)
         info = env.step({})[4]
@@ -257,11 +281,20 @@ def _check_cli_output(stderr: str) -> None:
 
 def test_train_py_prints_one_diagnosis_and_exits_2(tmp_path):
     """The issue's command, as a user runs it (MineRL in craftlab's own interpreter)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(_fake_site(tmp_path)), os.environ.get("PYTHONPATH")) if p))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(p for p in (str(_fake_site(tmp_path)), os.environ.get("PYTHONPATH")) if p),
+    )
     env.pop("JAVA_HOME", None)
-    command = [sys.executable, "train.py", "configs/minerl/ppo_treechop.yaml", "--device", "cpu",
-               "--run-dir", str(tmp_path / "run")]
+    command = [
+        sys.executable,
+        "train.py",
+        "configs/minerl/ppo_treechop.yaml",
+        "--device",
+        "cpu",
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
     out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=100)
     assert out.returncode == 2, out.stderr[-3000:]  # before: minutes of backoff, then a traceback
     _check_cli_output(out.stderr)
@@ -272,7 +305,18 @@ def test_cli_with_minerl_in_another_interpreter_prints_one_diagnosis(tmp_path, m
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.chdir(ROOT)
     start = time.perf_counter()
-    code = main(["configs/minerl/ppo_treechop_remote.yaml", "--device", "cpu", "--run-dir", str(tmp_path / "run"),
-                 "--set", f"env.kwargs.python={sys.executable}", "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            "configs/minerl/ppo_treechop_remote.yaml",
+            "--device",
+            "cpu",
+            "--run-dir",
+            str(tmp_path / "run"),
+            "--set",
+            f"env.kwargs.python={sys.executable}",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 2 and time.perf_counter() - start < 30
     _check_cli_output(capsys.readouterr().err)

@@ -83,13 +83,17 @@ def test_server_is_python_37_and_imports_no_craftlab():
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "__future__":
             pytest.fail("server.py must not rely on __future__ imports")
-        annotations = [getattr(node, "returns", None)] + [a.annotation for a in getattr(getattr(node, "args", None),
-                                                                                        "args", [])]
+        annotations = [getattr(node, "returns", None)] + [
+            a.annotation for a in getattr(getattr(node, "args", None), "args", [])
+        ]
         for ann in filter(None, annotations):  # evaluated at def time on 3.7: no `X | Y`, no `list[int]`
             for sub in ast.walk(ann):
                 assert not (isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.BitOr)), ast.dump(ann)
-                assert not (isinstance(sub, ast.Subscript) and isinstance(sub.value, ast.Name)
-                            and sub.value.id in ("list", "dict", "tuple", "set", "type")), ast.dump(ann)
+                assert not (
+                    isinstance(sub, ast.Subscript)
+                    and isinstance(sub.value, ast.Name)
+                    and sub.value.id in ("list", "dict", "tuple", "set", "type")
+                ), ast.dump(ann)
         if isinstance(node, ast.Attribute):
             assert node.attr not in ("removeprefix", "removesuffix"), "str methods of Python 3.9"
     top_level = set()
@@ -98,8 +102,19 @@ def test_server_is_python_37_and_imports_no_craftlab():
             top_level |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             top_level.add(node.module.split(".")[0])
-    assert top_level <= {"argparse", "io", "json", "os", "pickle", "struct", "sys", "traceback", "types",
-                         "typing", "numpy"}, top_level
+    assert top_level <= {
+        "argparse",
+        "io",
+        "json",
+        "os",
+        "pickle",
+        "struct",
+        "sys",
+        "traceback",
+        "types",
+        "typing",
+        "numpy",
+    }, top_level
     assert not {"craftlab", "gymnasium", "torch"} & {n.split(".")[0] for n in _all_imports(tree)}
 
 
@@ -147,10 +162,15 @@ def test_remote_standin_equals_in_process_standin(env_id):
         remote.close()
 
 
-@pytest.mark.parametrize("env_id,version", [
-    ("MineRLObtainDiamond-v0", "0.4.4"), ("MineRLTreechopVectorObf-v0", "0.4.4"),
-    ("MineRLBasaltBuildVillageHouse-v0", "0.4.4"), ("MineRLBasaltFindCave-v0", "1.0"),
-])
+@pytest.mark.parametrize(
+    "env_id,version",
+    [
+        ("MineRLObtainDiamond-v0", "0.4.4"),
+        ("MineRLTreechopVectorObf-v0", "0.4.4"),
+        ("MineRLBasaltBuildVillageHouse-v0", "0.4.4"),
+        ("MineRLBasaltFindCave-v0", "1.0"),
+    ],
+)
 def test_spaces_are_rebuilt_exactly(env_id, version):
     remote = RemoteMineRLEnv(env_id, sys.executable, standin=True, standin_version=version)
     try:
@@ -163,8 +183,9 @@ def test_spaces_are_rebuilt_exactly(env_id, version):
 
 
 def test_adapter_around_remote_matches_local_and_passes_check_env():
-    remote = make_minerl("MineRLObtainDiamondDense-v0", standin=True, python=sys.executable,
-                         standin_kwargs={"max_episode_steps": 50})
+    remote = make_minerl(
+        "MineRLObtainDiamondDense-v0", standin=True, python=sys.executable, standin_kwargs={"max_episode_steps": 50}
+    )
     local = make_minerl("MineRLObtainDiamondDense-v0", standin=True, standin_kwargs={"max_episode_steps": 50})
     assert remote.observation_space == local.observation_space and remote.action_space == local.action_space
     assert remote.time_limit == local.time_limit == 50
@@ -214,8 +235,12 @@ def test_server_exceptions_come_back_as_exceptions():
 
 
 def test_killed_server_is_a_crash_and_reset_starts_a_new_one():
-    env = make_minerl("MineRLTreechop-v0", standin=True, python=sys.executable,
-                      crash_recovery={"step_timeout": 10, "reset_timeout": 30, "backoff": 0.0})
+    env = make_minerl(
+        "MineRLTreechop-v0",
+        standin=True,
+        python=sys.executable,
+        crash_recovery={"step_timeout": 10, "reset_timeout": 30, "backoff": 0.0},
+    )
     env.reset(seed=0)
     for _ in range(5):
         env.step({"attack": 1})
@@ -236,9 +261,13 @@ def test_killed_server_is_a_crash_and_reset_starts_a_new_one():
 
 
 def test_hung_server_is_timed_out_and_killed():
-    env = make_minerl("MineRLTreechop-v0", standin=True, python=sys.executable,
-                      standin_kwargs={"hang_probability": 1.0, "hang_seconds": 60.0},
-                      crash_recovery={"step_timeout": 0.5, "reset_timeout": 30, "backoff": 0.0})
+    env = make_minerl(
+        "MineRLTreechop-v0",
+        standin=True,
+        python=sys.executable,
+        standin_kwargs={"hang_probability": 1.0, "hang_seconds": 60.0},
+        crash_recovery={"step_timeout": 0.5, "reset_timeout": 30, "backoff": 0.0},
+    )
     env.reset(seed=0)
     old = env.unwrapped.inner
     start = time.perf_counter()
@@ -453,11 +482,19 @@ def _fake_minerl_in_its_own_session(tmp_path: Path, with_gym: bool) -> Path:
     return site
 
 
-@pytest.mark.parametrize("python", [
-    pytest.param(sys.executable, id="this-python"),
-    pytest.param(OTHER_PYTHON, id="other", marks=pytest.mark.skipif(
-        not OTHER_PYTHON, reason="set CRAFTLAB_MINERL_TEST_PYTHON to an old interpreter with gym")),
-])
+@pytest.mark.parametrize(
+    "python",
+    [
+        pytest.param(sys.executable, id="this-python"),
+        pytest.param(
+            OTHER_PYTHON,
+            id="other",
+            marks=pytest.mark.skipif(
+                not OTHER_PYTHON, reason="set CRAFTLAB_MINERL_TEST_PYTHON to an old interpreter with gym"
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("server_dies", [False, True], ids=["close", "server-died-first"])
 def test_close_kills_minecraft_started_in_its_own_session(tmp_path, monkeypatch, server_dies, python):
     site = _fake_minerl_in_its_own_session(tmp_path, with_gym=python == sys.executable)  # else its real gym
@@ -487,8 +524,9 @@ def test_close_kills_minecraft_started_in_its_own_session(tmp_path, monkeypatch,
 
 @pytest.mark.skipif(not OTHER_PYTHON, reason="set CRAFTLAB_MINERL_TEST_PYTHON to an old interpreter with gym")
 def test_server_runs_in_another_interpreter(tmp_path, monkeypatch):
-    version = subprocess.run([OTHER_PYTHON, "-c", "import sys, gym; print(sys.version_info[:2])"],
-                             capture_output=True, text=True, check=True).stdout
+    version = subprocess.run(
+        [OTHER_PYTHON, "-c", "import sys, gym; print(sys.version_info[:2])"], capture_output=True, text=True, check=True
+    ).stdout
     print("server interpreter:", version)
     _run_fake(OTHER_PYTHON, tmp_path, monkeypatch, with_gym=False)  # its real gym, a fake minerl
 
@@ -499,10 +537,28 @@ def test_server_runs_in_another_interpreter(tmp_path, monkeypatch):
 def test_ppo_trains_on_the_remote_standin_through_the_cli(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     run_dir = tmp_path / "run"
-    code = main(["configs/minerl/ppo_treechop_remote.yaml", "--run-dir", str(run_dir), "--device", "cpu",
-                 "--set", f"env.kwargs.python={sys.executable}", "--set", "env.kwargs.standin=true",
-                 "--set", "env.kwargs.crash_recovery.backoff=0", "--set", "algo.num_steps=100",
-                 "--set", "train.total_timesteps=200", "--set", "train.checkpoint_interval=0",
-                 "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            "configs/minerl/ppo_treechop_remote.yaml",
+            "--run-dir",
+            str(run_dir),
+            "--device",
+            "cpu",
+            "--set",
+            f"env.kwargs.python={sys.executable}",
+            "--set",
+            "env.kwargs.standin=true",
+            "--set",
+            "env.kwargs.crash_recovery.backoff=0",
+            "--set",
+            "algo.num_steps=100",
+            "--set",
+            "train.total_timesteps=200",
+            "--set",
+            "train.checkpoint_interval=0",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 0
     assert json.loads((run_dir / "summary.json").read_text())["num_timesteps"] >= 200

@@ -22,11 +22,14 @@ def test_every_minerl_config_validates():
         assert cfg.env.id == "MineRLTreechop-v0"
 
 
-@pytest.mark.parametrize("config,overrides,steps", [
-    ("sb3_ppo_treechop.yaml", ["algo.kwargs.n_steps=128"], 256),
-    ("sb3_dqn_treechop.yaml", ["algo.kwargs.learning_starts=64", "algo.kwargs.buffer_size=1000"], 192),
-    ("ppo_treechop.yaml", ["algo.num_steps=128"], 256),
-])
+@pytest.mark.parametrize(
+    "config,overrides,steps",
+    [
+        ("sb3_ppo_treechop.yaml", ["algo.kwargs.n_steps=128"], 256),
+        ("sb3_dqn_treechop.yaml", ["algo.kwargs.learning_starts=64", "algo.kwargs.buffer_size=1000"], 192),
+        ("ppo_treechop.yaml", ["algo.num_steps=128"], 256),
+    ],
+)
 def test_agent_trains_on_the_standin(config, overrides, steps):
     path = Path(__file__).parent.parent / "configs" / "minerl" / config
     extra = STANDIN + overrides + ["env.kwargs.standin_kwargs.crash_probability=0.01"]

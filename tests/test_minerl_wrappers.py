@@ -13,8 +13,9 @@ from craftlab.envs.minerl.actions import KMeansActions, MultiDiscreteActions, Se
 from craftlab.envs.minerl.adapter import make_minerl
 from craftlab.envs.minerl.observations import FrameSkip, FrameStack, PovOnly, PovTransform, PovWithVector
 
-TREECHOP_RECIPE = dict(always_keys=["attack"], reverse_keys=["forward"],
-                       exclude_keys=["back", "left", "right", "sneak", "sprint"])
+TREECHOP_RECIPE = dict(
+    always_keys=["attack"], reverse_keys=["forward"], exclude_keys=["back", "left", "right", "sneak", "sprint"]
+)
 
 
 def _check(env):
@@ -35,16 +36,25 @@ def test_pfrl_treechop_recipe_gives_discrete5_with_both_turns():
 
 
 def test_camera_steps_are_symmetric_and_pitch_optional():
-    env = SerialDiscreteActions(make_minerl("MineRLTreechop-v0", standin=True), camera_angle=10, camera_steps=2,
-                                allow_pitch=True, exclude_keys=["back", "left", "right", "sneak", "sprint", "jump"])
+    env = SerialDiscreteActions(
+        make_minerl("MineRLTreechop-v0", standin=True),
+        camera_angle=10,
+        camera_steps=2,
+        allow_pitch=True,
+        exclude_keys=["back", "left", "right", "sneak", "sprint", "jump"],
+    )
     turns = sorted(lab for lab in env.labels if lab.startswith(("yaw", "pitch")))
     assert turns == sorted(["yaw-5", "yaw+5", "yaw-10", "yaw+10", "pitch-5", "pitch+5", "pitch-10", "pitch+10"])
 
 
 def test_enum_actions_are_sent_by_name():
     base = make_minerl("MineRLObtainDiamond-v0", standin=True)
-    env = SerialDiscreteActions(base, always_keys=["attack"], exclude_keys=["equip", "nearbySmelt"],
-                                enum_values={"place": ["dirt", "crafting_table"], "craft": ["planks"]})
+    env = SerialDiscreteActions(
+        base,
+        always_keys=["attack"],
+        exclude_keys=["equip", "nearbySmelt"],
+        enum_values={"place": ["dirt", "crafting_table"], "craft": ["planks"]},
+    )
     labels = env.labels
     assert "place=dirt" in labels and "place=crafting_table" in labels and "craft=planks" in labels
     assert not any(lab.startswith(("equip", "nearbySmelt", "place=none")) for lab in labels)
@@ -58,8 +68,11 @@ def test_enum_actions_are_sent_by_name():
 
 
 def test_serial_reverse_action_maps_demonstrations():
-    env = SerialDiscreteActions(make_minerl("MineRLNavigateDense-v0", standin=True),
-                                always_keys=["forward", "sprint", "attack"], exclude_keys=["back", "left", "right", "sneak"])
+    env = SerialDiscreteActions(
+        make_minerl("MineRLNavigateDense-v0", standin=True),
+        always_keys=["forward", "sprint", "attack"],
+        exclude_keys=["back", "left", "right", "sneak"],
+    )
     from craftlab.envs.minerl.spaces import action_to_gymnasium
 
     space = env.dict_space
@@ -145,10 +158,17 @@ def test_yaml_pipeline_through_the_factory():
     from craftlab.envs.factory import EnvFactory
     from craftlab.envs.registry import check_env_config
 
-    cfg = EnvConfig(id="MineRLTreechop-v0", kwargs={"standin": True}, wrappers=[
-        WrapperConfig("minerl_discrete", TREECHOP_RECIPE), WrapperConfig("minerl_pov"),
-        WrapperConfig("minerl_frame_skip", {"skip": 4}), WrapperConfig("minerl_pov_transform", {"grayscale": True}),
-        WrapperConfig("minerl_frame_stack", {"k": 4})])
+    cfg = EnvConfig(
+        id="MineRLTreechop-v0",
+        kwargs={"standin": True},
+        wrappers=[
+            WrapperConfig("minerl_discrete", TREECHOP_RECIPE),
+            WrapperConfig("minerl_pov"),
+            WrapperConfig("minerl_frame_skip", {"skip": 4}),
+            WrapperConfig("minerl_pov_transform", {"grayscale": True}),
+            WrapperConfig("minerl_frame_stack", {"k": 4}),
+        ],
+    )
     check_env_config(cfg)
     factory = EnvFactory(cfg, num_envs=2, seed=0, vector="sync")
     assert factory.observation_space.shape == (64, 64, 4) and factory.action_space.n == 5

@@ -86,16 +86,29 @@ class Recorder(RunContext):
 
 def _agent(algo: dict, env_id: str, num_envs: int = 8, seed: int = 0, gamma: float | None = None):
     algo = dict(algo) if gamma is None else {**algo, "gamma": gamma}
-    data = {"env": {"id": env_id}, "algo": algo,
-            "train": {"num_envs": num_envs, "seed": seed, "vector": "sync", "device": "cpu", "progress_bar": False}}
+    data = {
+        "env": {"id": env_id},
+        "algo": algo,
+        "train": {"num_envs": num_envs, "seed": seed, "vector": "sync", "device": "cpu", "progress_bar": False},
+    }
     return build_agent(load_run_config(data=data))
 
 
 # ------------------------------------------------------------------------------ PPG
 
-PPG_CARTPOLE = {"name": "ppg", "num_steps": 128, "n_pi": 4, "learning_rate": 1e-3, "update_epochs": 1,
-                "num_minibatches": 4, "aux_epochs": 6, "aux_minibatch_size": 256, "ent_coef": 0.0,
-                "anneal_lr": False, "shared_encoder": "no"}
+PPG_CARTPOLE = {
+    "name": "ppg",
+    "num_steps": 128,
+    "n_pi": 4,
+    "learning_rate": 1e-3,
+    "update_epochs": 1,
+    "num_minibatches": 4,
+    "aux_epochs": 6,
+    "aux_minibatch_size": 256,
+    "ent_coef": 0.0,
+    "anneal_lr": False,
+    "shared_encoder": "no",
+}
 """CartPole: 8 envs x 128 steps per rollout, an auxiliary phase every 4 rollouts (4096 steps)"""
 
 
@@ -120,8 +133,17 @@ def test_ppg_auxiliary_phase_keeps_the_policy_and_improves_the_value():
     assert all(k0 > 3 * k1 for k0, k1 in zip(kls[0.0], kls[1.0])), kls
 
 
-PPG_PROBE = {"name": "ppg", "num_steps": 16, "learning_rate": 3e-3, "update_epochs": 4, "num_minibatches": 2,
-             "ent_coef": 0.0, "clip_vloss": False, "n_pi": 4, "aux_minibatch_size": 64}
+PPG_PROBE = {
+    "name": "ppg",
+    "num_steps": 16,
+    "learning_rate": 3e-3,
+    "update_epochs": 4,
+    "num_minibatches": 2,
+    "ent_coef": 0.0,
+    "clip_vloss": False,
+    "n_pi": 4,
+    "aux_minibatch_size": 64,
+}
 
 
 def test_ppg_probes_exact_values():
@@ -160,9 +182,18 @@ def test_ppg_refuses_an_lstm():
 
 # ------------------------------------------------------------------------------- AD
 
-AD = {"name": "achievement_distillation", "num_steps": 32, "learning_rate": 1e-3, "update_epochs": 2,
-      "num_minibatches": 2, "n_pi": 2, "aux_epochs": 4, "aux_minibatch_size": 128, "gamma": 0.9,
-      "network": {"kind": "mlp", "hidden_sizes": [64, 64]}}
+AD = {
+    "name": "achievement_distillation",
+    "num_steps": 32,
+    "learning_rate": 1e-3,
+    "update_epochs": 2,
+    "num_minibatches": 2,
+    "n_pi": 2,
+    "aux_epochs": 4,
+    "aux_minibatch_size": 128,
+    "gamma": 0.9,
+    "network": {"kind": "mlp", "hidden_sizes": [64, 64]},
+}
 
 
 def test_partial_optimal_transport_finds_the_permutation():
@@ -207,16 +238,26 @@ def test_ad_achievement_classifier_learns_the_next_achievement():
     rollout = agent.config.num_steps * 8
     agent.learn(rollout)  # B holds one rollout, no auxiliary phase yet: the untrained classifier
     with torch.no_grad():
-        initial = np.mean([terms["pred_accuracy"] for _, terms in agent.prediction_losses(
-            [e for e in agent.episodes() if len(e.goal_steps) > 0]) if "pred_accuracy" in terms])
+        initial = np.mean(
+            [
+                terms["pred_accuracy"]
+                for _, terms in agent.prediction_losses([e for e in agent.episodes() if len(e.goal_steps) > 0])
+                if "pred_accuracy" in terms
+            ]
+        )
     run = Recorder(rollout * 7)
     agent.learn(rollout * 7, run)  # 3 auxiliary phases of 2 rollouts
     agent.close()
     phases = run.aux()
     assert len(phases) == 3
-    print(f"AD on AchievementPhases: pred_accuracy untrained {initial:.3f}, after each auxiliary phase",
-          [round(p["losses/pred_accuracy"], 3) for p in phases], "match_precision",
-          [round(p["losses/match_precision"], 3) for p in phases], "KL", [round(p["losses/aux_kl"], 4) for p in phases])
+    print(
+        f"AD on AchievementPhases: pred_accuracy untrained {initial:.3f}, after each auxiliary phase",
+        [round(p["losses/pred_accuracy"], 3) for p in phases],
+        "match_precision",
+        [round(p["losses/match_precision"], 3) for p in phases],
+        "KL",
+        [round(p["losses/aux_kl"], 4) for p in phases],
+    )
     assert initial < 0.75
     assert phases[-1]["losses/pred_accuracy"] >= 0.95
     assert phases[-1]["losses/match_precision"] >= 0.95
@@ -261,8 +302,9 @@ def test_ad_keeps_its_memory_when_played():
     agent.close()
 
 
-@pytest.mark.parametrize("algo,env_id", [(PPG_PROBE, "probe/observation_action_reward"),
-                                         (AD, "craftlab-test/AchievementPhases-v0")])
+@pytest.mark.parametrize(
+    "algo,env_id", [(PPG_PROBE, "probe/observation_action_reward"), (AD, "craftlab-test/AchievementPhases-v0")]
+)
 def test_checkpoint_round_trip_after_an_auxiliary_phase(algo, env_id, tmp_path):
     agent = _agent({**algo, "n_pi": 1}, env_id, num_envs=2)
     agent.learn(agent.config.num_steps * 2 * 2)
@@ -272,8 +314,9 @@ def test_checkpoint_round_trip_after_an_auxiliary_phase(algo, env_id, tmp_path):
     other.load(tmp_path)
     assert other.num_aux_phases == 2 and other.num_timesteps == agent.num_timesteps
     for name, opt in agent.aux_optimizers.items():
-        torch.testing.assert_close(opt.state_dict()["state"][0]["exp_avg"],
-                                   other.aux_optimizers[name].state_dict()["state"][0]["exp_avg"])
+        torch.testing.assert_close(
+            opt.state_dict()["state"][0]["exp_avg"], other.aux_optimizers[name].state_dict()["state"][0]["exp_avg"]
+        )
     for key, value in agent.policy.state_dict().items():
         torch.testing.assert_close(value, other.policy.state_dict()[key])
     agent.close()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from craftlab.runs.run_config import load_run_config
-from craftlab.runs.evaluation import evaluate
 from craftlab.agents.run_context import RunContext
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import build_agent
 
 BUDGET = 150_000
@@ -19,13 +19,23 @@ TARGET = 450.0
 CARTPOLE = {
     "env": {"id": "CartPole-v1"},
     # RL Baselines3 Zoo's tuned CartPole-v1 PPO hyperparameters
-    "algo": {"name": "ppo", "num_steps": 32, "learning_rate": 1e-3, "gamma": 0.98, "gae_lambda": 0.8,
-             "update_epochs": 20, "num_minibatches": 1, "ent_coef": 0.0},
+    "algo": {
+        "name": "ppo",
+        "num_steps": 32,
+        "learning_rate": 1e-3,
+        "gamma": 0.98,
+        "gae_lambda": 0.8,
+        "update_epochs": 20,
+        "num_minibatches": 1,
+        "ent_coef": 0.0,
+    },
     "train": {"total_timesteps": BUDGET, "num_envs": 8, "progress_bar": False},
 }
 
 
-def train_until_solved(data: dict, seed: int, budget: int, target: float, eval_every: int = 10_000) -> tuple[int, float]:
+def train_until_solved(
+    data: dict, seed: int, budget: int, target: float, eval_every: int = 10_000
+) -> tuple[int, float]:
     """Train; every ``eval_every`` steps evaluate 10 episodes and stop once the mean
     reaches ``target``. Returns (steps used, best evaluation mean)."""
     config = load_run_config(data={**data, "train": {**data["train"], "seed": seed}})
@@ -53,5 +63,6 @@ def test_ppo_solves_cartpole():
     results = [train_until_solved(CARTPOLE, seed=seed, budget=BUDGET, target=TARGET) for seed in (0, 1, 2)]
     solved = sum(best >= TARGET for _, best in results)
     print(f"PPO CartPole-v1 (steps, best) per seed: {results}")
-    assert solved >= 2, (f"PPO solved CartPole-v1 (target {TARGET}) in {solved}/3 seeds; "
-                         f"(steps, best) per seed: {results}")
+    assert solved >= 2, (
+        f"PPO solved CartPole-v1 (target {TARGET}) in {solved}/3 seeds; (steps, best) per seed: {results}"
+    )

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from craftlab.runs.run_config import load_run_config
 from craftlab.runs.evaluation import evaluate
+from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import build_agent
 
 VALUE_TOL = 0.1
@@ -25,24 +25,48 @@ GAMMA = 0.5
 # Per-agent settings for the probes: small batches, no entropy bonus (so the greedy
 # optimum's value is the exact answer), a few thousand steps.
 AGENTS: dict[str, dict[str, Any]] = {
-    "ppo": {"name": "ppo", "num_steps": 16, "learning_rate": 3e-3, "update_epochs": 4, "num_minibatches": 2,
-            "ent_coef": 0.0, "clip_vloss": False},
-    "a2c": {"name": "a2c", "num_steps": 8, "learning_rate": 3e-3, "optimizer": "adam", "ent_coef": 0.0,
-            "anneal_lr": True, "norm_adv": True},
+    "ppo": {
+        "name": "ppo",
+        "num_steps": 16,
+        "learning_rate": 3e-3,
+        "update_epochs": 4,
+        "num_minibatches": 2,
+        "ent_coef": 0.0,
+        "clip_vloss": False,
+    },
+    "a2c": {
+        "name": "a2c",
+        "num_steps": 8,
+        "learning_rate": 3e-3,
+        "optimizer": "adam",
+        "ent_coef": 0.0,
+        "anneal_lr": True,
+        "norm_adv": True,
+    },
     "vpg": {"name": "vpg", "num_steps": 16, "learning_rate": 1e-2, "value_steps": 5},
-    "ppo_rnd": {"name": "ppo_rnd", "num_steps": 16, "learning_rate": 3e-3, "update_epochs": 4,
-                "num_minibatches": 2, "ent_coef": 0.0, "clip_vloss": False},
+    "ppo_rnd": {
+        "name": "ppo_rnd",
+        "num_steps": 16,
+        "learning_rate": 3e-3,
+        "update_epochs": 4,
+        "num_minibatches": 2,
+        "ent_coef": 0.0,
+        "clip_vloss": False,
+    },
 }
 STEPS = {"ppo": 4000, "a2c": 6000, "vpg": 4000, "ppo_rnd": 4000}
 """environment steps per probe (8 envs)"""
 
 
-def train_probe(agent_name: str, env_id: str, seed: int = 0, steps: int | None = None,
-                env_kwargs: dict | None = None, **algo: Any):
+def train_probe(
+    agent_name: str, env_id: str, seed: int = 0, steps: int | None = None, env_kwargs: dict | None = None, **algo: Any
+):
     """Train ``agent_name`` on probe ``env_id``; returns the trained agent (envs closed)."""
-    data = {"env": {"id": env_id, "kwargs": env_kwargs or {}},
-            "algo": {**AGENTS[agent_name], "gamma": GAMMA, **algo},
-            "train": {"num_envs": 8, "seed": seed, "progress_bar": False, "device": "cpu"}}
+    data = {
+        "env": {"id": env_id, "kwargs": env_kwargs or {}},
+        "algo": {**AGENTS[agent_name], "gamma": GAMMA, **algo},
+        "train": {"num_envs": 8, "seed": seed, "progress_bar": False, "device": "cpu"},
+    }
     agent = build_agent(load_run_config(data=data))
     agent.learn(steps or STEPS[agent_name])
     agent.close()
@@ -61,8 +85,9 @@ def greedy_return(agent, episodes: int = 20) -> float:
 
 def assert_values(agent, obs: list, exact: list[float], probe: str) -> None:
     got = values(agent, obs)
-    assert np.all(np.abs(got - np.asarray(exact)) <= VALUE_TOL), \
+    assert np.all(np.abs(got - np.asarray(exact)) <= VALUE_TOL), (
         f"{agent.name} on {probe}: V = {got.round(3).tolist()}, exact {exact} (tolerance {VALUE_TOL})"
+    )
 
 
 ALL = list(AGENTS)
@@ -103,8 +128,9 @@ def test_observation_action_reward(agent_name):
 @pytest.mark.slow
 @pytest.mark.parametrize("agent_name", ALL)
 def test_image_observation_action_reward(agent_name):
-    agent = train_probe(agent_name, "probe/image_observation_action_reward", network={"kind": "nature_cnn",
-                                                                                     "features": 64})
+    agent = train_probe(
+        agent_name, "probe/image_observation_action_reward", network={"kind": "nature_cnn", "features": 64}
+    )
     assert greedy_return(agent) == 1.0, f"{agent_name} does not read the image"
     env = agent.envs.make().unwrapped
     assert_values(agent, [env.image(0), env.image(1)], [1.0, 1.0], "image_observation_action_reward")
@@ -132,6 +158,6 @@ def test_memory_needs_and_gets_an_lstm(agent_name):
     obs = torch.tensor([[-1.0, 0.0], [1.0, 0.0]])
     with torch.no_grad():  # V(s0) = gamma^delay for either cue
         v0 = recurrent.policy.value(obs, start, torch.ones(2)).numpy()
-    assert np.all(np.abs(v0 - GAMMA ** 2) <= VALUE_TOL), f"V(s0) = {v0}, exact {GAMMA ** 2}"
+    assert np.all(np.abs(v0 - GAMMA**2) <= VALUE_TOL), f"V(s0) = {v0}, exact {GAMMA**2}"
     feedforward = train_probe(agent_name, "probe/memory", steps=steps // 3)
     assert abs(greedy_return(feedforward, episodes=40)) < 0.8, "a feed-forward policy cannot solve the memory probe"

@@ -18,7 +18,9 @@ CARTPOLE = Path(__file__).resolve().parent.parent / "configs" / "ppo_cartpole.ya
 def write_run(run: Path, seed: int, episodes: list[tuple[int, float, dict[str, int]]]) -> None:
     """A run folder as training leaves it: config.yaml and episodes.jsonl."""
     run.mkdir(parents=True)
-    run.joinpath("config.yaml").write_text(f"name: tiny\nenv:\n  id: crafter\nalgo:\n  name: ppo\ntrain:\n  seed: {seed}\n")
+    run.joinpath("config.yaml").write_text(
+        f"name: tiny\nenv:\n  id: crafter\nalgo:\n  name: ppo\ntrain:\n  seed: {seed}\n"
+    )
     with open(run / "episodes.jsonl", "w") as fh:
         for step, ret, unlocked in episodes:
             counts = {a: unlocked.get(a, 0) for a in ACHIEVEMENTS}
@@ -30,8 +32,9 @@ def make_experiment(root: Path, finals: list[float], wood: list[int]) -> Path:
     (step 1000: the only one in the last 10% of steps), which returns finals[k];
     the first wood[k] episodes collect wood (twice)."""
     for k, (final, n_wood) in enumerate(zip(finals, wood)):
-        episodes = [(100 * (i + 1), final if i == 9 else 0.0, {"collect_wood": 2} if i < n_wood else {})
-                    for i in range(10)]
+        episodes = [
+            (100 * (i + 1), final if i == 9 else 0.0, {"collect_wood": 2} if i < n_wood else {}) for i in range(10)
+        ]
         write_run(root / f"seed_{k}", k, episodes)
     return root
 
@@ -81,8 +84,25 @@ def test_iqm_and_bootstrap():
 
 def test_seeds_launch_an_experiment_and_report_it(tmp_path, capsys):
     exp = tmp_path / "cartpole_exp"
-    assert main([str(CARTPOLE), "--seeds", "0", "1", "--run-dir", str(exp), "--set", "train.total_timesteps=256",
-                 "--set", "train.num_envs=2", "--set", "train.eval_interval=0"]) == 0
+    assert (
+        main(
+            [
+                str(CARTPOLE),
+                "--seeds",
+                "0",
+                "1",
+                "--run-dir",
+                str(exp),
+                "--set",
+                "train.total_timesteps=256",
+                "--set",
+                "train.num_envs=2",
+                "--set",
+                "train.eval_interval=0",
+            ]
+        )
+        == 0
+    )
     record = json.loads((exp / "experiment.json").read_text())
     assert record["status"] == {"0": 0, "1": 0}
     for seed in (0, 1):

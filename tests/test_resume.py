@@ -61,9 +61,16 @@ def test_killed_mid_checkpoint_and_mid_resume_the_run_loses_nothing(tmp_path):
         resume(run_dir, [f"train.total_timesteps={total}"], handle_signals=False)
 
     outcome = kill_campaign.campaign(
-        ROOT, tmp_path, "ppo", ["checkpoint", "resume"], random.Random(0), timeout=900, finish_steps=2 * UPDATE,
+        ROOT,
+        tmp_path,
+        "ppo",
+        ["checkpoint", "resume"],
+        random.Random(0),
+        timeout=900,
+        finish_steps=2 * UPDATE,
         overrides=["--set", f"train.checkpoint_interval={2 * UPDATE}", "--set", f"train.eval_interval={4 * UPDATE}"],
-        finish=finish)
+        finish=finish,
+    )
     assert [k.moment for k in outcome.kills] == ["checkpoint", "resume"]
     assert outcome.problems == []
     mid_write, mid_resume = outcome.kills
@@ -88,7 +95,9 @@ def test_killed_mid_checkpoint_and_mid_resume_the_run_loses_nothing(tmp_path):
     resume(run_dir, [f"train.total_timesteps={final + UPDATE}"], handle_signals=False)
     assert json.loads((run_dir / "summary.json").read_text())["num_timesteps"] == final + UPDATE
     assert f"total_timesteps: {final + UPDATE}" in (run_dir / "config.yaml").read_text()
-    assert [s for s, _ in read_scalars(run_dir)["losses/policy_loss"]] == list(range(UPDATE, final + UPDATE + 1, UPDATE))
+    assert [s for s, _ in read_scalars(run_dir)["losses/policy_loss"]] == list(
+        range(UPDATE, final + UPDATE + 1, UPDATE)
+    )
 
 
 def test_a_checkpoint_finds_its_episodes_and_points_already_on_disk(tmp_path):
@@ -132,8 +141,11 @@ def test_resume_keeps_the_points_at_the_checkpoint_step(tmp_path):
     for step in range(6, 9):
         resumed.scalar("losses/x", 100.0 + step, step)
     resumed.close()
-    assert read_scalars(tmp_path)["losses/x"] == [(s, float(s)) for s in range(1, 6)] + [(6, 106.0), (7, 107.0),
-                                                                                          (8, 108.0)]
+    assert read_scalars(tmp_path)["losses/x"] == [(s, float(s)) for s in range(1, 6)] + [
+        (6, 106.0),
+        (7, 107.0),
+        (8, 108.0),
+    ]
 
 
 def test_a_fresh_start_drops_a_dead_attempts_curves(tmp_path):
@@ -164,9 +176,11 @@ def test_a_crash_while_resume_cuts_the_record_keeps_every_line(tmp_path):
     episodes.write_text("".join(json.dumps({"step": s, "r": 1.0, "l": 1}) + "\n" for s in range(1, 3001)))
     original = episodes.read_bytes()
     # the rewrite dies part way: writes past 20 kB fail (RLIMIT_FSIZE), as a kill -9 would stop them
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)); "
-            "from craftlab.core.logger import RunLogger; "
-            "RunLogger(sys.argv[1], 0, start_step=1500, progress_bar=False, tensorboard=False)")
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)); "
+        "from craftlab.core.logger import RunLogger; "
+        "RunLogger(sys.argv[1], 0, start_step=1500, progress_bar=False, tensorboard=False)"
+    )
     died = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert died.returncode != 0 and "File too large" in died.stderr, died.stderr[-2000:]
     assert episodes.read_bytes() == original
@@ -180,9 +194,13 @@ def test_a_crash_while_resume_cuts_the_record_keeps_every_line(tmp_path):
 def test_resume_warns_when_the_record_lost_episodes_the_checkpoint_counted(tmp_path, capsys):
     """A resume compares episodes.jsonl with the checkpoint's episode count and
     says how many lines are gone (a wiped file used to resume at 0 in silence)."""
-    config = load_run_config(data={"env": {"id": "CliffWalking-v1"}, "algo": {"name": "q_learning"},
-                                   "train": {"total_timesteps": 3000, "checkpoint_interval": 1000,
-                                             "eval_interval": 0, "progress_bar": False}})
+    config = load_run_config(
+        data={
+            "env": {"id": "CliffWalking-v1"},
+            "algo": {"name": "q_learning"},
+            "train": {"total_timesteps": 3000, "checkpoint_interval": 1000, "eval_interval": 0, "progress_bar": False},
+        }
+    )
     run_dir = train(config, tmp_path / "run", handle_signals=False)
     latest = Checkpointer(RunDir(run_dir).checkpoints).latest()
     counted = latest.meta["episodes"]

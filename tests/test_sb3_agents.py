@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tb import read_scalars
 
 from craftlab.commands.cli import main
-from tb import read_scalars
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,9 +28,24 @@ def test_sb3_agent_trains_through_train_py(algo, tmp_path, monkeypatch):
     config = tmp_path / "c.yaml"
     config.write_text(f"env: {{id: CartPole-v1}}\nalgo: {{name: {algo}}}\n")
     overrides = [f"--set={o}" for o in SB3[algo]]
-    code = main([str(config), "--run-dir", str(run_dir), "--device", "cpu", *overrides,
-                 "--set", "train.total_timesteps=384", "--set", "train.num_envs=1",
-                 "--set", "train.checkpoint_interval=0", "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            str(config),
+            "--run-dir",
+            str(run_dir),
+            "--device",
+            "cpu",
+            *overrides,
+            "--set",
+            "train.total_timesteps=384",
+            "--set",
+            "train.num_envs=1",
+            "--set",
+            "train.checkpoint_interval=0",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 0
     scalars = read_scalars(run_dir)
     for tag in ("charts/episodic_return", "charts/episodic_length", "charts/SPS"):

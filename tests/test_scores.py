@@ -18,10 +18,29 @@ DEFAULT = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 @pytest.fixture(scope="module")
 def crafter_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("scores") / "crafter"
-    code = main([str(DEFAULT), "--run-dir", str(run), "--seed", "3", "--set", "env.kwargs.length=25",
-                 "--set", "env.kwargs.engine=fast", "--set", "train.num_envs=1", "--set", "train.vector=sync",
-                 "--set", "algo.num_steps=64", "--set", "train.total_timesteps=128",
-                 "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            str(DEFAULT),
+            "--run-dir",
+            str(run),
+            "--seed",
+            "3",
+            "--set",
+            "env.kwargs.length=25",
+            "--set",
+            "env.kwargs.engine=fast",
+            "--set",
+            "train.num_envs=1",
+            "--set",
+            "train.vector=sync",
+            "--set",
+            "algo.num_steps=64",
+            "--set",
+            "train.total_timesteps=128",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 0
     return run
 

@@ -50,13 +50,16 @@ def test_ucb_beats_epsilon_greedy_significantly():
     assert ucb.mean() > 1.2 and t_stat > 3.0, (ucb.mean(), eps.mean(), t_stat)
 
 
-@pytest.mark.parametrize("name,algo", [
-    ("bandit_epsilon_greedy", {"epsilon": 0.1}),
-    ("bandit_epsilon_greedy", {"epsilon": 0.0, "initial_value": 5.0, "alpha": 0.1}),  # optimistic greedy
-    ("bandit_ucb1", {"c": 2.0}),
-    ("bandit_thompson", {}),
-    ("bandit_gradient", {"alpha": 0.1}),
-])
+@pytest.mark.parametrize(
+    "name,algo",
+    [
+        ("bandit_epsilon_greedy", {"epsilon": 0.1}),
+        ("bandit_epsilon_greedy", {"epsilon": 0.0, "initial_value": 5.0, "alpha": 0.1}),  # optimistic greedy
+        ("bandit_ucb1", {"c": 2.0}),
+        ("bandit_thompson", {}),
+        ("bandit_gradient", {"alpha": 0.1}),
+    ],
+)
 def test_bandits_learn(name, algo):
     # random pulls earn E[q*] = 0; the best arm is worth ~1.54 on average
     assert average_rewards(name, 40, seed=1, **algo).mean() > 1.0

@@ -25,11 +25,19 @@ CASES = [
     # config, overrides, TensorBoard tags that must exist, values.png expected
     ("value_iteration", [], {"losses/delta", "charts/start_value"}, True),
     ("td0", ["train.total_timesteps=2000"], {"charts/rms_error", "losses/td_error", "charts/episodic_return"}, True),
-    ("q_learning", ["train.total_timesteps=3000"], {"losses/td_error", "charts/epsilon", "charts/episodic_return"},
-     True),
+    (
+        "q_learning",
+        ["train.total_timesteps=3000"],
+        {"losses/td_error", "charts/epsilon", "charts/episodic_return"},
+        True,
+    ),
     ("bandit_ucb1", ["train.total_timesteps=2000"], {"charts/average_reward", "charts/episodic_return"}, False),
-    ("lspi", ["train.total_timesteps=3000"],
-     {"losses/weight_change", "charts/optimal_action_fraction", "charts/episodic_return"}, True),
+    (
+        "lspi",
+        ["train.total_timesteps=3000"],
+        {"losses/weight_change", "charts/optimal_action_fraction", "charts/episodic_return"},
+        True,
+    ),
     ("linear_sarsa_mountaincar", ["train.total_timesteps=2000"], {"losses/td_error", "charts/episodic_return"}, True),
 ]
 
@@ -37,8 +45,15 @@ CASES = [
 @pytest.mark.parametrize("name,overrides,tags,has_values", CASES, ids=[c[0] for c in CASES])
 def test_silver_config_runs_through_the_cli(tmp_path, name, overrides, tags, has_values):
     run_dir = tmp_path / name
-    argv = [str(CONFIGS / f"{name}.yaml"), "--run-dir", str(run_dir), "--set", "train.progress_bar=false",
-            "--set", "train.device=cpu"]
+    argv = [
+        str(CONFIGS / f"{name}.yaml"),
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        "train.progress_bar=false",
+        "--set",
+        "train.device=cpu",
+    ]
     for override in overrides:
         argv += ["--set", override]
     assert main(argv) == 0

@@ -40,12 +40,14 @@ class RecordingRun:
         self.episodes.append(episode)
 
 
-def make_agent(name: str, env_id: str, seed: int, env_kwargs: dict | None = None,
-               max_episode_steps: int | None = None, **algo: Any):
+def make_agent(
+    name: str, env_id: str, seed: int, env_kwargs: dict | None = None, max_episode_steps: int | None = None, **algo: Any
+):
     cls = agent_class(name)
     config = build_dataclass(cls.Config, {"name": name, **algo})  # validated like a YAML config
-    factory = EnvFactory(EnvConfig(id=env_id, kwargs=env_kwargs or {}, max_episode_steps=max_episode_steps),
-                         num_envs=1, seed=seed)
+    factory = EnvFactory(
+        EnvConfig(id=env_id, kwargs=env_kwargs or {}, max_episode_steps=max_episode_steps), num_envs=1, seed=seed
+    )
     return cls(config, factory, "cpu", seed)
 
 
@@ -60,7 +62,7 @@ def greedy_rollout(agent, max_steps: int = 200, gamma: float = 1.0) -> tuple[flo
     (discounted return, visited states). Loops are cut at ``max_steps``."""
     env = agent.env
     obs, _ = env.reset(seed=12345)
-    G, states, done = 0.0, [int(obs)], False
+    G, states = 0.0, [int(obs)]
     for t in range(max_steps):
         (a,), _ = agent.act(np.array([obs]), deterministic=True)
         obs, r, terminated, truncated, _ = env.step(a)
@@ -129,8 +131,9 @@ def test_q_learning_finds_exact_optimum_of_crafting_world():
     gamma = 0.9
 
     def check(seed: int) -> bool:
-        agent = make_agent("q_learning", "tabular/crafting_world", seed, max_episode_steps=100, gamma=gamma,
-                           alpha=0.5, epsilon=0.2)
+        agent = make_agent(
+            "q_learning", "tabular/crafting_world", seed, max_episode_steps=100, gamma=gamma, alpha=0.5, epsilon=0.2
+        )
         agent.learn(20_000)
         v_star, _, _ = dp.value_iteration(agent.model(), gamma)
         G, _ = greedy_rollout(agent, gamma=gamma)
@@ -187,7 +190,9 @@ def test_mc_control_blackjack_matches_textbook_policy():
     agent.learn(100_000)
     agree = [
         (int(np.argmax(agent.Q[agent.index((p, d, u))])) == 0) == textbook_sticks(p, d, bool(u))
-        for p in range(12, 22) for d in range(1, 11) for u in (0, 1)
+        for p in range(12, 22)
+        for d in range(1, 11)
+        for u in (0, 1)
     ]
     assert np.mean(agree) >= 0.80, np.mean(agree)
 
@@ -201,8 +206,16 @@ def test_mcts_plans_optimal_path_on_frozen_lake():
     (the shortest path is 6; bumping into a wall costs nothing but time), for >= 3 of 5 seeds."""
 
     def check(seed: int) -> bool:
-        agent = make_agent("mcts", "FrozenLake-v1", seed, env_kwargs={"is_slippery": False},
-                           max_episode_steps=30, gamma=0.95, simulations=200, rollout_depth=20)
+        agent = make_agent(
+            "mcts",
+            "FrozenLake-v1",
+            seed,
+            env_kwargs={"is_slippery": False},
+            max_episode_steps=30,
+            gamma=0.95,
+            simulations=200,
+            rollout_depth=20,
+        )
         run = RecordingRun()
         agent.learn(1, run)  # one episode
         return run.episodes[0]["r"] == 1.0 and run.episodes[0]["l"] <= 10

@@ -31,8 +31,16 @@ def model_of(name: str) -> tuple[dict, int, int, dp.TabularModel]:
     return P, n_s, n_a, dp.TabularModel.from_P(P, n_s, n_a)
 
 
-@pytest.mark.parametrize("name,gamma", [("FrozenLake-v1", 0.9), ("random_walk", 1.0), ("CliffWalking-v1", 0.95),
-                                        ("crafting_world_slippery", 0.95), ("Taxi-v4", 0.9)])
+@pytest.mark.parametrize(
+    "name,gamma",
+    [
+        ("FrozenLake-v1", 0.9),
+        ("random_walk", 1.0),
+        ("CliffWalking-v1", 0.95),
+        ("crafting_world_slippery", 0.95),
+        ("Taxi-v4", 0.9),
+    ],
+)
 def test_policy_evaluation_solves_the_bellman_equation(name, gamma):
     P, n_s, n_a, model = model_of(name)
     pi = np.random.default_rng(0).dirichlet(np.ones(n_a), size=n_s)  # an arbitrary stochastic policy
@@ -57,8 +65,16 @@ def test_random_walk_true_values_are_linear():
     assert model.terminal.tolist() == [True] + [False] * 19 + [True]
 
 
-@pytest.mark.parametrize("name,gamma", [("FrozenLake-v1", 0.99), ("CliffWalking-v1", 1.0), ("Taxi-v4", 0.99),
-                                        ("crafting_world", 0.95), ("crafting_world_slippery", 0.99)])
+@pytest.mark.parametrize(
+    "name,gamma",
+    [
+        ("FrozenLake-v1", 0.99),
+        ("CliffWalking-v1", 1.0),
+        ("Taxi-v4", 0.99),
+        ("crafting_world", 0.95),
+        ("crafting_world_slippery", 0.99),
+    ],
+)
 def test_policy_iteration_and_value_iteration_agree(name, gamma):
     _, n_s, n_a, model = model_of(name)
     v_pi, pi_pi, iterations = dp.policy_iteration(model, gamma, theta=1e-11)
@@ -71,12 +87,15 @@ def test_policy_iteration_and_value_iteration_agree(name, gamma):
         np.testing.assert_allclose(v, v_vi, atol=1e-5)
 
 
-@pytest.mark.parametrize("name,kwargs,gamma,start,optimal", [
-    ("CliffWalking-v1", {}, 1.0, 36, -13.0),                  # S&B Example 6.6: 13 steps along the cliff
-    ("tabular/windy_gridworld", {}, 1.0, 30, -15.0),          # S&B Example 6.5: 15 steps
-    # crafting world: 3 moves to a tree, 3 wood, table, pickaxe, 2 moves to the stone, mine = 11 steps, +3 reward
-    ("tabular/crafting_world", {"step_reward": -1.0}, 1.0, None, 3.0 - 11.0),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,gamma,start,optimal",
+    [
+        ("CliffWalking-v1", {}, 1.0, 36, -13.0),  # S&B Example 6.6: 13 steps along the cliff
+        ("tabular/windy_gridworld", {}, 1.0, 30, -15.0),  # S&B Example 6.5: 15 steps
+        # crafting world: 3 moves to a tree, 3 wood, table, pickaxe, 2 moves to the stone, mine = 11 steps, +3 reward
+        ("tabular/crafting_world", {"step_reward": -1.0}, 1.0, None, 3.0 - 11.0),
+    ],
+)
 def test_value_iteration_agent_finds_known_optimal_returns(name, kwargs, gamma, start, optimal):
     factory = EnvFactory(EnvConfig(id=name, kwargs=kwargs), num_envs=1, seed=0)
     for cls in (ValueIteration, PolicyIteration):

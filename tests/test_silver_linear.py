@@ -20,11 +20,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from test_silver_control import make_agent, seeds_passing
 
 from craftlab.agents.tabular import dp
 from craftlab.agents.tabular.lspi import LSPI
 from craftlab.agents.tabular.tile_coding import TileCoder
-from test_silver_control import make_agent, seeds_passing
 
 # ------------------------------------------------------------------ tile coding
 
@@ -102,8 +102,9 @@ def test_chain_walk_model_matches_its_steps():
     from craftlab.core.config import EnvConfig
     from craftlab.envs.factory import make_env
 
-    env = make_env(EnvConfig(id="tabular/chain_walk", kwargs={"n_states": 50, "episode_steps": 100}),
-                   render_mode="ansi")
+    env = make_env(
+        EnvConfig(id="tabular/chain_walk", kwargs={"n_states": 50, "episode_steps": 100}), render_mode="ansi"
+    )
     P = env.unwrapped.P
     assert len(P) == 50 and env.unwrapped.rewarded == (9, 40)
     for s in range(50):

@@ -49,11 +49,14 @@ def test_true_values_come_from_dp():
     assert agent.rms_error() == pytest.approx(np.sqrt(np.mean(((np.arange(1, 20) - 10) / 10) ** 2)))
 
 
-@pytest.mark.parametrize("name,algo", [
-    ("n_step_td", {"n_steps": 4}),
-    ("td_lambda_forward", {"lambda_": 0.8}),
-    ("td_lambda", {"lambda_": 0.8}),
-])
+@pytest.mark.parametrize(
+    "name,algo",
+    [
+        ("n_step_td", {"n_steps": 4}),
+        ("td_lambda_forward", {"lambda_": 0.8}),
+        ("td_lambda", {"lambda_": 0.8}),
+    ],
+)
 def test_intermediate_bootstrapping_beats_monte_carlo(name, algo, monte_carlo_error):
     error = best_error(name, **algo)
     # S&B: ~0.26-0.28 for n = 4 and lambda = 0.8 against ~0.5 for Monte Carlo

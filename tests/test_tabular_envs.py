@@ -56,7 +56,7 @@ def test_windy_gridworld_wind_pushes_up():
     env = make_env(EnvConfig(id="tabular/windy_gridworld"))
     u = env.unwrapped
     # moving right from (3, 6), wind 2 in column 6, lands two rows up in column 7
-    (_, s2, r, done), = u.P[u.encode(3, 6)][1]
+    ((_, s2, r, done),) = u.P[u.encode(3, 6)][1]
     assert u.decode(s2) == (1, 7) and r == -1.0 and not done
 
 

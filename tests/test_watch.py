@@ -18,8 +18,21 @@ CARTPOLE = Path(__file__).resolve().parent.parent / "configs" / "ppo_cartpole.ya
 @pytest.fixture(scope="module")
 def cartpole_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("watch") / "cartpole"
-    code = main([str(CARTPOLE), "--run-dir", str(run), "--set", "train.total_timesteps=256",
-                 "--set", "train.num_envs=2", "--set", "train.eval_interval=0", "--set", "train.progress_bar=false"])
+    code = main(
+        [
+            str(CARTPOLE),
+            "--run-dir",
+            str(run),
+            "--set",
+            "train.total_timesteps=256",
+            "--set",
+            "train.num_envs=2",
+            "--set",
+            "train.eval_interval=0",
+            "--set",
+            "train.progress_bar=false",
+        ]
+    )
     assert code == 0
     return run
 
@@ -121,8 +134,10 @@ def test_no_display_writes_a_video_into_the_run(cartpole_run, capsys, monkeypatc
 
 def test_text_environment_plays_in_terminal(tmp_path, capsys):
     config = tmp_path / "windy.yaml"
-    config.write_text("env:\n  id: tabular/windy_gridworld\nalgo:\n  name: q_learning\n"
-                      "train:\n  total_timesteps: 500\n  num_envs: 1\n  progress_bar: false\n")
+    config.write_text(
+        "env:\n  id: tabular/windy_gridworld\nalgo:\n  name: q_learning\n"
+        "train:\n  total_timesteps: 500\n  num_envs: 1\n  progress_bar: false\n"
+    )
     run = tmp_path / "windy"
     assert main([str(config), "--run-dir", str(run)]) == 0
     capsys.readouterr()

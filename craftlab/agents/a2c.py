@@ -68,16 +68,16 @@ class A2C(OnPolicyAgent):
     def build_optimizer(self) -> torch.optim.Optimizer:
         cfg = self.config
         if cfg.optimizer == "rmsprop":
-            return torch.optim.RMSprop(self.policy.parameters(), lr=cfg.learning_rate, alpha=cfg.rmsprop_alpha,
-                                       eps=cfg.rmsprop_eps)
+            return torch.optim.RMSprop(
+                self.policy.parameters(), lr=cfg.learning_rate, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps
+            )
         return super().build_optimizer()
 
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:
         cfg = self.config
         batch = next(buffer.minibatches(1, self.np_rng, by_env=self.policy.recurrent))  # the whole batch
         self.observe_returns(batch.returns)  # norm_value: one update per rollout either way
-        out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
-                                           batch.episode_starts)
+        out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states, batch.episode_starts)
         advantages = batch.advantages  # A_t = R_t - V(s_t), fixed (no gradient)
         if cfg.norm_adv and len(advantages) > 1:
             advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -93,5 +93,9 @@ class A2C(OnPolicyAgent):
         if cfg.max_grad_norm > 0:
             nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
-        return {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item(),
-                "explained_variance": explained_variance(buffer.values.flatten(), buffer.returns.flatten())}
+        return {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "explained_variance": explained_variance(buffer.values.flatten(), buffer.returns.flatten()),
+        }

@@ -95,8 +95,14 @@ class AchievementDistillationConfig(PPGConfig):
         require(self.predictor_layers >= 1, "predictor_layers", "must be >= 1")
 
 
-def entropic_partial_wasserstein(a: np.ndarray, b: np.ndarray, cost: np.ndarray, reg: float,
-                                 iterations: int = 100, mass: np.ndarray | float | None = None) -> np.ndarray:
+def entropic_partial_wasserstein(
+    a: np.ndarray,
+    b: np.ndarray,
+    cost: np.ndarray,
+    reg: float,
+    iterations: int = 100,
+    mass: np.ndarray | float | None = None,
+) -> np.ndarray:
     """Entropic partial optimal transport (Benamou, Carlier, Cuturi, Nenna, Peyre 2015,
     "Iterative Bregman projections for regularized transportation problems", section 5.2):
     the plan ``T[n, m]`` minimising ``<T, cost> - reg H(T)`` subject to ``T 1 <= a``,
@@ -112,13 +118,13 @@ def entropic_partial_wasserstein(a: np.ndarray, b: np.ndarray, cost: np.ndarray,
     plan = plan * mass / np.maximum(plan.sum((-2, -1), keepdims=True), tiny)
     q1, q2, q3 = np.ones_like(plan), np.ones_like(plan), np.ones_like(plan)
     for _ in range(iterations):
-        prev, plan = plan, plan * q1                                    # rows: T 1 <= a
+        prev, plan = plan, plan * q1  # rows: T 1 <= a
         rows = plan * np.minimum(a[..., :, None] / np.maximum(plan.sum(-1, keepdims=True), tiny), 1.0)
         q1 = q1 * prev / np.maximum(rows, tiny)
-        prev, plan = rows, rows * q2                                    # columns: T^T 1 <= b
+        prev, plan = rows, rows * q2  # columns: T^T 1 <= b
         cols = plan * np.minimum(b[..., None, :] / np.maximum(plan.sum(-2, keepdims=True), tiny), 1.0)
         q2 = q2 * prev / np.maximum(cols, tiny)
-        prev, plan = cols, cols * q3                                    # total mass
+        prev, plan = cols, cols * q3  # total mass
         plan = plan * mass / np.maximum(plan.sum((-2, -1), keepdims=True), tiny)
         q3 = q3 * prev / np.maximum(plan, tiny)
     return plan
@@ -145,8 +151,15 @@ class AchievementActorCritic(ActorCritic):
     """One trunk phi; heads on [phi(s), m]; the FiLM achievement predictor. The policy's
     *state* is the memory m, ``float32[B, H]`` (H = the trunk's features)."""
 
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
-                 norm_value_beta: float, norm_value_std_floor: float, config: AchievementDistillationConfig):
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        network: NetworkConfig,
+        norm_value_beta: float,
+        norm_value_std_floor: float,
+        config: AchievementDistillationConfig,
+    ):
         super().__init__(observation_space, action_space, network, True, norm_value_beta, norm_value_std_floor)
         hidden = self.features
         self.use_memory = config.use_memory
@@ -228,21 +241,30 @@ class AchievementDistillation(PPG):
     def __init__(self, config: AchievementDistillationConfig, envs, device="cpu", seed: int = 0):
         self.achievement_names = _achievement_names(envs)
         if not isinstance(envs.action_space, gym.spaces.Discrete):
-            raise ConfigError(f"algorithm 'achievement_distillation' needs Discrete actions, env '{envs.id}' has "
-                              f"{envs.action_space}")
+            raise ConfigError(
+                f"algorithm 'achievement_distillation' needs Discrete actions, env '{envs.id}' has {envs.action_space}"
+            )
         super().__init__(config, envs, device, seed)
         self._achieved: np.ndarray | None = None
         """per env: which achievements this episode has unlocked so far"""
 
     def build_policy(self, shared: bool) -> AchievementActorCritic:
         beta = self.config.norm_value_beta if self.config.norm_value else 0.0
-        return AchievementActorCritic(self.observation_space, self.action_space, self.config.network, beta,
-                                      self.config.norm_value_std_floor, self.config)
+        return AchievementActorCritic(
+            self.observation_space,
+            self.action_space,
+            self.config.network,
+            beta,
+            self.config.norm_value_std_floor,
+            self.config,
+        )
 
     def build_aux_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         lr = self.config.aux_learning_rate or self.config.learning_rate
-        return {name: torch.optim.Adam(self.policy.parameters(), lr=lr, eps=self.config.adam_eps)
-                for name in ("match", "pred")}
+        return {
+            name: torch.optim.Adam(self.policy.parameters(), lr=lr, eps=self.config.adam_eps)
+            for name in ("match", "pred")
+        }
 
     # ------------------------------------------------------- rollouts: memory
 
@@ -256,8 +278,16 @@ class AchievementDistillation(PPG):
         buffer.extra["unlock_id"] = torch.full((T, N), -1, dtype=torch.long, device=self.device)
         return buffer
 
-    def after_env_step(self, buffer: RolloutBuffer, t: int, obs: torch.Tensor, next_obs: torch.Tensor,
-                       next_state: Any, info: dict[str, Any], done: np.ndarray) -> torch.Tensor:
+    def after_env_step(
+        self,
+        buffer: RolloutBuffer,
+        t: int,
+        obs: torch.Tensor,
+        next_obs: torch.Tensor,
+        next_state: Any,
+        info: dict[str, Any],
+        done: np.ndarray,
+    ) -> torch.Tensor:
         memory = next_state
         buffer.extra["memory"][t] = memory
         achieved = self._achieved_now(info, len(done))
@@ -281,8 +311,10 @@ class AchievementDistillation(PPG):
         """``bool[N, K]``: achievements unlocked so far in each env's current episode."""
         counts = info.get("achievements")
         if counts is None:
-            raise ConfigError(f"algorithm 'achievement_distillation' needs info['achievements'] at every step; "
-                              f"env '{self.envs.id}' stopped reporting it")
+            raise ConfigError(
+                f"algorithm 'achievement_distillation' needs info['achievements'] at every step; "
+                f"env '{self.envs.id}' stopped reporting it"
+            )
         return np.stack([np.asarray(counts[name]).reshape(n) > 0 for name in self.achievement_names], 1)
 
     def policy_state(self, batch: RolloutBufferSamples) -> tuple[Any, torch.Tensor | None]:
@@ -291,8 +323,9 @@ class AchievementDistillation(PPG):
     # ------------------------------------------------- playing: the same memory
 
     @torch.inference_mode()
-    def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
-            deterministic: bool = True) -> tuple[np.ndarray, Any]:
+    def act(
+        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
         """Acting outside training (``eval``, ``watch``) keeps the memory as rollouts do:
         ``state`` holds m, phi(s) of the last observation, the achievements seen and which
         envs :meth:`observe` saw unlock one; m <- e(s, s') once s' is here."""
@@ -301,8 +334,12 @@ class AchievementDistillation(PPG):
         latent = self.policy.latent(obs_t)
         n = len(latent)
         if state is None:
-            state = {"memory": torch.zeros_like(latent), "latent": latent, "achieved": None,
-                     "unlocked": torch.zeros(n, dtype=torch.bool, device=self.device)}
+            state = {
+                "memory": torch.zeros_like(latent),
+                "latent": latent,
+                "achieved": None,
+                "unlocked": torch.zeros(n, dtype=torch.bool, device=self.device),
+            }
         memory, achieved = state["memory"].clone(), state["achieved"]
         if state["unlocked"].any():
             idx = state["unlocked"]
@@ -315,8 +352,12 @@ class AchievementDistillation(PPG):
                 achieved[np.asarray(episode_start, dtype=bool)] = False
         dist = self.policy.distribution(self.policy.with_memory(latent, memory))
         action = dist.probs.argmax(-1) if deterministic else dist.sample()
-        return action.cpu().numpy(), {"memory": memory, "latent": latent, "achieved": achieved,
-                                      "unlocked": torch.zeros(n, dtype=torch.bool, device=self.device)}
+        return action.cpu().numpy(), {
+            "memory": memory,
+            "latent": latent,
+            "achieved": achieved,
+            "unlocked": torch.zeros(n, dtype=torch.bool, device=self.device),
+        }
 
     def observe(self, state: Any, info: dict[str, Any]) -> Any:
         """Note which envs unlocked an achievement for the first time in this episode."""
@@ -331,26 +372,46 @@ class AchievementDistillation(PPG):
     # --------------------------------------------------------- auxiliary phase
 
     def aux_record(self, buffer: RolloutBuffer) -> dict[str, torch.Tensor]:
-        return {"obs": buffer.obs, "actions": buffer.actions, "returns": buffer.returns,
-                "episode_starts": buffer.episode_starts, "memory": buffer.extra["memory"],
-                "unlocked": buffer.extra["unlocked"], "unlock_id": buffer.extra["unlock_id"]}
+        return {
+            "obs": buffer.obs,
+            "actions": buffer.actions,
+            "returns": buffer.returns,
+            "episode_starts": buffer.episode_starts,
+            "memory": buffer.extra["memory"],
+            "unlocked": buffer.extra["unlocked"],
+            "unlock_id": buffer.extra["unlock_id"],
+        }
 
     def episodes(self) -> list[Episode]:
         """B's complete episodes (from one episode start to the next, per env), with pi_old's logits."""
         B = self.aux_buffer
         obs, memory = B.along_time("obs"), B.along_time("memory")
         L, N = obs.shape[:2]
-        old_logits = self.policy_outputs(obs.reshape(L * N, *obs.shape[2:]),
-                                         memory.reshape(L * N, -1))["head"].reshape(L, N, -1)
+        old_logits = self.policy_outputs(obs.reshape(L * N, *obs.shape[2:]), memory.reshape(L * N, -1))["head"].reshape(
+            L, N, -1
+        )
         actions, returns = B.along_time("actions"), B.along_time("returns")
-        starts, unlocked, unlock_id = B.along_time("episode_starts"), B.along_time("unlocked"), B.along_time("unlock_id")
+        starts, unlocked, unlock_id = (
+            B.along_time("episode_starts"),
+            B.along_time("unlocked"),
+            B.along_time("unlock_id"),
+        )
         out = []
         for n in range(N):
             bounds = torch.nonzero(starts[:, n]).flatten().tolist()
             for a, b in zip(bounds[:-1], bounds[1:]):
-                steps = torch.nonzero(unlocked[a:b - 1, n]).flatten()
-                out.append(Episode(obs[a:b, n], actions[a:b, n], memory[a:b, n], returns[a:b, n],
-                                   old_logits[a:b, n], steps + 1, unlock_id[a:b, n][steps]))
+                steps = torch.nonzero(unlocked[a : b - 1, n]).flatten()
+                out.append(
+                    Episode(
+                        obs[a:b, n],
+                        actions[a:b, n],
+                        memory[a:b, n],
+                        returns[a:b, n],
+                        old_logits[a:b, n],
+                        steps + 1,
+                        unlock_id[a:b, n][steps],
+                    )
+                )
         return out
 
     def auxiliary_phase(self) -> dict[str, float]:
@@ -376,8 +437,9 @@ class AchievementDistillation(PPG):
         out["aux_kl"] = self.kl_from(old_all, flat_obs, flat_memory)
         return out
 
-    def _cloning_terms(self, obs: torch.Tensor, memory: torch.Tensor, old_logits: torch.Tensor,
-                       returns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _cloning_terms(
+        self, obs: torch.Tensor, memory: torch.Tensor, old_logits: torch.Tensor, returns: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """phi(s), and the two terms that keep the rest in place: KL(pi_theta || pi_old) and the
         value distillation (V - V_targ)^2 (value head units)."""
         latent = self.policy.latent(obs)
@@ -390,8 +452,9 @@ class AchievementDistillation(PPG):
         value_loss = self.value_loss_scale * ((value - self.policy.normalize_value(returns)) ** 2).mean()
         return latent, kl, value_loss
 
-    def _contrastive(self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _contrastive(
+        self, anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """CE([a . p, a . n] / tau, 0) and the two logits ``[B, 2]``."""
         logits = torch.stack([(anchor * positive).sum(-1), (anchor * negative).sum(-1)], -1) / self.config.temperature
         return F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device)), logits
@@ -406,8 +469,9 @@ class AchievementDistillation(PPG):
             ep = episodes[int(i)]
             L = len(ep.obs)
             # g_t: the next achievement after step t; after the last one, the episode's end
-            anchor_obs, anchor_next, has_next, next_id = (torch.empty(L, dtype=torch.long, device=self.device)
-                                                          for _ in range(4))
+            anchor_obs, anchor_next, has_next, next_id = (
+                torch.empty(L, dtype=torch.long, device=self.device) for _ in range(4)
+            )
             bounds = [0, *ep.goal_steps.tolist(), L]
             for k, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
                 last = k == len(bounds) - 2
@@ -421,13 +485,17 @@ class AchievementDistillation(PPG):
                 with torch.no_grad():
                     anchor = self.policy.embed(ep.obs[anchor_obs[mb]], ep.obs[anchor_next[mb]], has_next[mb])
                 both = torch.cat([mb, neg])
-                latent, kl, value_loss = self._cloning_terms(ep.obs[both], ep.memory[both], ep.old_logits[both],
-                                                             ep.returns[both])
+                latent, kl, value_loss = self._cloning_terms(
+                    ep.obs[both], ep.memory[both], ep.old_logits[both], ep.returns[both]
+                )
                 predicted = self.policy.predict(latent, ep.actions[both], ep.memory[both])
                 pred_loss, logits = self._contrastive(anchor, *predicted.chunk(2))
                 differ = next_id[mb] != next_id[neg]
-                terms = {"pred_loss": float(pred_loss.detach()), "aux_clone_kl": float(kl.detach()),
-                         "aux_distill_value_loss": float(value_loss.detach())}
+                terms = {
+                    "pred_loss": float(pred_loss.detach()),
+                    "aux_clone_kl": float(kl.detach()),
+                    "aux_distill_value_loss": float(value_loss.detach()),
+                }
                 if differ.any():
                     terms["pred_accuracy"] = float((logits[differ, 0] > logits[differ, 1]).float().mean())
                 yield pred_loss + cfg.beta_clone * kl + cfg.vf_dist_coef * value_loss, terms
@@ -441,20 +509,27 @@ class AchievementDistillation(PPG):
             src = episodes[int(i)]
             with torch.no_grad():
                 src_emb = self.policy.embed(src.obs[src.goal_steps - 1], src.obs[src.goal_steps])
-            others = [int(j) + (int(j) >= int(i))  # up to K episodes other than the source
-                      for j in self.np_rng.permutation(len(episodes) - 1)[:cfg.match_episodes]]
+            others = [
+                int(j) + (int(j) >= int(i))  # up to K episodes other than the source
+                for j in self.np_rng.permutation(len(episodes) - 1)[: cfg.match_episodes]
+            ]
             with torch.no_grad():
-                tgt_embs = [self.policy.embed(episodes[j].obs[episodes[j].goal_steps - 1],
-                                              episodes[j].obs[episodes[j].goal_steps]) for j in others]
+                tgt_embs = [
+                    self.policy.embed(
+                        episodes[j].obs[episodes[j].goal_steps - 1], episodes[j].obs[episodes[j].goal_steps]
+                    )
+                    for j in others
+                ]
             # all K transports at once, padded to the most achievements (padding carries no mass)
             width = max(len(e) for e in tgt_embs)
             cost = np.ones((len(others), len(src_emb), width))
             capacity = np.zeros((len(others), width))
             for k, emb in enumerate(tgt_embs):
-                cost[k, :, :len(emb)] = (1 - src_emb @ emb.T).cpu().numpy()
-                capacity[k, :len(emb)] = 1.0
-            plans = entropic_partial_wasserstein(np.ones((len(others), len(src_emb))), capacity, cost, cfg.ot_reg,
-                                                 cfg.ot_iterations)
+                cost[k, :, : len(emb)] = (1 - src_emb @ emb.T).cpu().numpy()
+                capacity[k, : len(emb)] = 1.0
+            plans = entropic_partial_wasserstein(
+                np.ones((len(others), len(src_emb))), capacity, cost, cfg.ot_reg, cfg.ot_iterations
+            )
             anchors, positives, negatives, same = [], [], [], []
             for k, j in enumerate(others):
                 tgt, tgt_emb = episodes[j], tgt_embs[k]
@@ -479,8 +554,12 @@ class AchievementDistillation(PPG):
                 match_loss, _ = self._contrastive(anchor, positive[mb], negative[mb])
                 s = states[mb]
                 _, kl, value_loss = self._cloning_terms(src.obs[s], src.memory[s], src.old_logits[s], src.returns[s])
-                terms = {"match_loss": float(match_loss.detach()), "match_precision": precision,
-                         "aux_clone_kl": float(kl.detach()), "aux_distill_value_loss": float(value_loss.detach())}
+                terms = {
+                    "match_loss": float(match_loss.detach()),
+                    "match_precision": precision,
+                    "aux_clone_kl": float(kl.detach()),
+                    "aux_distill_value_loss": float(value_loss.detach()),
+                }
                 yield match_loss + cfg.beta_clone * kl + cfg.vf_dist_coef * value_loss, terms
 
 
@@ -493,6 +572,8 @@ def _achievement_names(envs) -> list[str]:
         env.close()
     counts = info.get("achievements") if isinstance(info, dict) else None
     if not counts:
-        raise ConfigError(f"algorithm 'achievement_distillation' needs an env that reports its achievements in "
-                          f"info['achievements'] (e.g. crafter); env '{envs.id}' does not: use ppg or ppo")
+        raise ConfigError(
+            f"algorithm 'achievement_distillation' needs an env that reports its achievements in "
+            f"info['achievements'] (e.g. crafter); env '{envs.id}' does not: use ppg or ppo"
+        )
     return sorted(str(k) for k in counts if not str(k).startswith("_"))

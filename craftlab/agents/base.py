@@ -112,7 +112,7 @@ class Agent(ABC):
         state = torch.load(Path(directory) / AGENT_FILE, map_location=self.device, weights_only=True)
         self.load_state_dict(state)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: most agents have nothing to release)
         """Release environments and other resources."""
 
 

@@ -94,8 +94,10 @@ class BCPolicy(nn.Module):
         elif isinstance(action_space, gym.spaces.MultiDiscrete):
             self.nvec = [int(n) for n in np.asarray(action_space.nvec).ravel()]
         else:
-            raise ValueError(f"behaviour cloning needs Discrete or MultiDiscrete actions, got {action_space} "
-                             "(add a minerl_discrete / minerl_multidiscrete / minerl_kmeans wrapper)")
+            raise ValueError(
+                f"behaviour cloning needs Discrete or MultiDiscrete actions, got {action_space} "
+                "(add a minerl_discrete / minerl_multidiscrete / minerl_kmeans wrapper)"
+            )
         self.multi = isinstance(action_space, gym.spaces.MultiDiscrete)
         self.policy_head = nn.Linear(self.actor_encoder.out_features, sum(self.nvec))
 
@@ -117,8 +119,9 @@ class BehaviourCloning(Agent):
         torch.manual_seed(seed)
         self.np_rng = np.random.default_rng(seed)
         self.policy = BCPolicy(self.observation_space, self.action_space, config.network).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate,
-                                          weight_decay=config.weight_decay)
+        self.optimizer = torch.optim.Adam(
+            self.policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
         self.dataset: Any = None
         self.updates = 0
 
@@ -130,8 +133,9 @@ class BehaviourCloning(Agent):
             env_cfg = self.envs.config
             minerl_id = cfg.dataset or env_cfg.id.removeprefix(STANDIN_PREFIX).removeprefix(VOXEL_PREFIX)
             version = str(env_cfg.kwargs.get("minerl_version", "0.4.4"))
-            self.dataset = DemonstrationDataset(cfg.data_root or os.environ.get("MINERL_DATA_ROOT"), minerl_id,
-                                                env_cfg, version, cfg.max_trajectories)
+            self.dataset = DemonstrationDataset(
+                cfg.data_root or os.environ.get("MINERL_DATA_ROOT"), minerl_id, env_cfg, version, cfg.max_trajectories
+            )
         return self.dataset
 
     def _obs_tensor(self, obs: Any) -> Any:
@@ -174,8 +178,9 @@ class BehaviourCloning(Agent):
         self.policy.eval()
 
     @torch.no_grad()
-    def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
-            deterministic: bool = True) -> tuple[np.ndarray, Any]:
+    def act(
+        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
         self.policy.eval()
         logits = self.policy.split(self.policy(self._obs_tensor(obs)))
         if deterministic:

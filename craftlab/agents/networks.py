@@ -97,12 +97,18 @@ class NetworkConfig:
 
     def validate(self) -> None:
         require(all(h >= 1 for h in self.hidden_sizes), "hidden_sizes", "must all be >= 1")
-        require(len(self.cnn_channels) >= 1 and all(c >= 1 for c in self.cnn_channels), "cnn_channels",
-                "must be a non-empty list of positive widths")
+        require(
+            len(self.cnn_channels) >= 1 and all(c >= 1 for c in self.cnn_channels),
+            "cnn_channels",
+            "must be a non-empty list of positive widths",
+        )
         require(self.cnn_blocks >= 0, "cnn_blocks", "must be >= 0")
         require(self.features >= 1, "features", "must be >= 1")
-        require(self.cnn_norm_groups >= 1 and all(c % self.cnn_norm_groups == 0 for c in self.cnn_channels),
-                "cnn_norm_groups", "must be >= 1 and divide every entry of cnn_channels")
+        require(
+            self.cnn_norm_groups >= 1 and all(c % self.cnn_norm_groups == 0 for c in self.cnn_channels),
+            "cnn_norm_groups",
+            "must be >= 1 and divide every entry of cnn_channels",
+        )
         require(all(d >= 1 for d in self.dense), "dense", "must all be >= 1")
         require(self.lstm >= 0, "lstm", "must be >= 0 (0 disables the LSTM)")
 
@@ -147,9 +153,12 @@ class NatureCNN(nn.Module):
         super().__init__()
         c, h, w = to_chw(obs_shape)
         self.convs = nn.Sequential(
-            layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.ReLU(),
-            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
-            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+            layer_init(nn.Conv2d(c, 32, 8, stride=4)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+            nn.ReLU(),
             nn.Flatten(),
         )
         with torch.no_grad():
@@ -188,8 +197,15 @@ class ImpalaCNN(nn.Module):
     -> ReLU. ``norm_groups`` 0: no normalisation. Convs keep PyTorch's default init, the
     Linear layer is orthogonal (gain sqrt 2), unless ``weight_init`` is 'fan_in'."""
 
-    def __init__(self, obs_shape: Sequence[int], channels: Sequence[int] = (16, 32, 32), blocks: int = 2,
-                 features: int = 256, norm_groups: int = 0, features_layer_norm: bool = False):
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        channels: Sequence[int] = (16, 32, 32),
+        blocks: int = 2,
+        features: int = 256,
+        norm_groups: int = 0,
+        features_layer_norm: bool = False,
+    ):
         super().__init__()
         c, h, w = to_chw(obs_shape)
         stacks: list[nn.Module] = []
@@ -299,9 +315,16 @@ class NormFirstImpalaCNN(nn.Module):
     then flatten (no ReLU) -> [LayerNorm] -> Linear ``features`` -> ReLU.
     ``norm_groups`` 0: no GroupNorm anywhere (convs keep their biases)."""
 
-    def __init__(self, obs_shape: Sequence[int], channels: Sequence[int] = (16, 32, 32), blocks: int = 2,
-                 features: int = 256, norm_groups: int = 0, features_layer_norm: bool = False,
-                 weight_init: str = "default"):
+    def __init__(
+        self,
+        obs_shape: Sequence[int],
+        channels: Sequence[int] = (16, 32, 32),
+        blocks: int = 2,
+        features: int = 256,
+        norm_groups: int = 0,
+        features_layer_norm: bool = False,
+        weight_init: str = "default",
+    ):
         super().__init__()
         c, h, w = to_chw(obs_shape)
         stacks: list[nn.Module] = []
@@ -333,8 +356,7 @@ class NormFirstImpalaCNN(nn.Module):
 class NormFirstDenseStack(nn.Module):
     """``[LayerNorm] -> Linear -> ReLU`` per width in ``sizes`` (the recipe's dense layers)."""
 
-    def __init__(self, in_features: int, sizes: Sequence[int], layer_norm: bool = False,
-                 weight_init: str = "default"):
+    def __init__(self, in_features: int, sizes: Sequence[int], layer_norm: bool = False, weight_init: str = "default"):
         super().__init__()
         layers: list[nn.Module] = []
         for size in sizes:
@@ -372,8 +394,9 @@ def build_encoder(space: gym.Space, config: NetworkConfig) -> nn.Module:
     if not config.dense:
         return encoder
     if config.norm_placement == "before":
-        dense: nn.Module = NormFirstDenseStack(encoder.out_features, config.dense, config.dense_layer_norm,
-                                               config.weight_init)
+        dense: nn.Module = NormFirstDenseStack(
+            encoder.out_features, config.dense, config.dense_layer_norm, config.weight_init
+        )
     else:
         dense = DenseStack(encoder.out_features, config.dense, config.dense_layer_norm)
         if config.weight_init == "fan_in":
@@ -391,8 +414,10 @@ def _build_body(space: gym.Space, config: NetworkConfig) -> nn.Module:
         kind = "nature_cnn" if is_image_space(space) else "mlp"
     if kind == "mlp":
         if not isinstance(space, gym.spaces.Box):
-            raise ValueError(f"network 'mlp' needs a Box observation space, got {space}; "
-                             "wrap Discrete observations with the 'one_hot' wrapper")
+            raise ValueError(
+                f"network 'mlp' needs a Box observation space, got {space}; "
+                "wrap Discrete observations with the 'one_hot' wrapper"
+            )
         return MLP(int(np.prod(space.shape)), config.hidden_sizes, config.activation)
     if kind in ("nature_cnn", "impala"):
         if not is_image_space(space):
@@ -401,10 +426,18 @@ def _build_body(space: gym.Space, config: NetworkConfig) -> nn.Module:
             return NatureCNN(space.shape, features=config.features)
         groups = config.cnn_norm_groups if config.cnn_norm == "group" else 0
         if config.norm_placement == "before":
-            return NormFirstImpalaCNN(space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups,
-                                      config.features_layer_norm, config.weight_init)
-        impala = ImpalaCNN(space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups,
-                           config.features_layer_norm)
+            return NormFirstImpalaCNN(
+                space.shape,
+                config.cnn_channels,
+                config.cnn_blocks,
+                config.features,
+                groups,
+                config.features_layer_norm,
+                config.weight_init,
+            )
+        impala = ImpalaCNN(
+            space.shape, config.cnn_channels, config.cnn_blocks, config.features, groups, config.features_layer_norm
+        )
         if config.weight_init == "fan_in":
             _fan_in_after(impala, config.cnn_blocks, len(config.cnn_channels))
         return impala

@@ -71,18 +71,30 @@ class PPGConfig(PPOConfig):
         require(self.aux_epochs >= 0, "aux_epochs", "must be >= 0 (0: PPO with a buffer)")
         require(self.aux_minibatch_size >= 1, "aux_minibatch_size", "must be >= 1")
         require(self.beta_clone >= 0, "beta_clone", "must be >= 0")
-        require(self.aux_learning_rate is None or self.aux_learning_rate > 0, "aux_learning_rate",
-                "must be > 0 (or null: learning_rate)")
+        require(
+            self.aux_learning_rate is None or self.aux_learning_rate > 0,
+            "aux_learning_rate",
+            "must be > 0 (or null: learning_rate)",
+        )
         if self.network.lstm > 0:
-            raise ConfigError(f"config key 'algo.network.lstm': '{self.name or 'ppg'}' supports feed-forward "
-                              "policies only; set algo.network.lstm=0 (or use ppo for an LSTM)")
+            raise ConfigError(
+                f"config key 'algo.network.lstm': '{self.name or 'ppg'}' supports feed-forward "
+                "policies only; set algo.network.lstm=0 (or use ppo for an LSTM)"
+            )
 
 
 class PPGActorCritic(ActorCritic):
     """:class:`ActorCritic` + the auxiliary value head V_aux on the actor's features."""
 
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
-                 shared: bool, norm_value_beta: float = 0.0, norm_value_std_floor: float = 0.01):
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        network: NetworkConfig,
+        shared: bool,
+        norm_value_beta: float = 0.0,
+        norm_value_std_floor: float = 0.01,
+    ):
         super().__init__(observation_space, action_space, network, shared, norm_value_beta, norm_value_std_floor)
         self.aux_value_head = layer_init(nn.Linear(self.features, 1), gain=network.value_init_gain)
 
@@ -129,8 +141,14 @@ class PPG(PPO):
 
     def build_policy(self, shared: bool) -> ActorCritic:
         beta = self.config.norm_value_beta if self.config.norm_value else 0.0
-        return PPGActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta,
-                              self.config.norm_value_std_floor)
+        return PPGActorCritic(
+            self.observation_space,
+            self.action_space,
+            self.config.network,
+            shared,
+            beta,
+            self.config.norm_value_std_floor,
+        )
 
     def build_aux_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """The auxiliary phase's Adam (its own moment estimates, as a separate optimiser in PPG's code)."""
@@ -169,14 +187,19 @@ class PPG(PPO):
                 new_dist = self.policy.distribution(actor)
                 kl = self.clone_kl(self.old_distribution(old, idx), new_dist).mean()
                 target = self.policy.normalize_value(returns[idx])
-                aux_value_loss = self.value_loss_scale * (
-                    (self.policy.aux_value_head(actor).squeeze(-1) - target) ** 2).mean()       # L^aux
-                value_loss = self.value_loss_scale * (
-                    (self.policy.value_head(critic).squeeze(-1) - target) ** 2).mean()          # L^value
+                aux_value_loss = (
+                    self.value_loss_scale * ((self.policy.aux_value_head(actor).squeeze(-1) - target) ** 2).mean()
+                )  # L^aux
+                value_loss = (
+                    self.value_loss_scale * ((self.policy.value_head(critic).squeeze(-1) - target) ** 2).mean()
+                )  # L^value
                 loss = cfg.aux_value_coef * aux_value_loss + cfg.beta_clone * kl + value_loss
                 self.aux_step(optimizer, loss)
-                for key, value in (("aux_value_loss", aux_value_loss), ("aux_clone_kl", kl),
-                                   ("aux_distill_value_loss", value_loss)):
+                for key, value in (
+                    ("aux_value_loss", aux_value_loss),
+                    ("aux_clone_kl", kl),
+                    ("aux_distill_value_loss", value_loss),
+                ):
                     stats.setdefault(key, []).append(value.detach())
         out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
         out["aux_value_error_before"] = before
@@ -190,7 +213,7 @@ class PPG(PPO):
         """Shuffled index minibatches of ``aux_minibatch_size`` over ``n`` samples."""
         order = torch.from_numpy(self.np_rng.permutation(n)).to(self.device)
         for start in range(0, n, self.config.aux_minibatch_size):
-            yield order[start:start + self.config.aux_minibatch_size]
+            yield order[start : start + self.config.aux_minibatch_size]
 
     def aux_step(self, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)

@@ -78,8 +78,9 @@ class PPO(OnPolicyAgent):
     Config = PPOConfig
     config: PPOConfig
 
-    def loss(self, batch: RolloutBufferSamples
-             ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def loss(
+        self, batch: RolloutBufferSamples
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """PPO's loss on one minibatch. Returns ``(loss, diagnostics, network outputs)``;
         diagnostics are 0-d tensors (averaged and logged as ``losses/<key>``)."""
         cfg = self.config
@@ -117,8 +118,13 @@ class PPO(OnPolicyAgent):
 
         entropy_mean = entropy.mean()
         loss = policy_loss - cfg.ent_coef * entropy_mean + cfg.vf_coef * value_loss  # eq. 9
-        stats = {"policy_loss": policy_loss.detach(), "value_loss": value_loss.detach(),
-                 "entropy": entropy_mean.detach(), "approx_kl": approx_kl, "clipfrac": clipfrac}
+        stats = {
+            "policy_loss": policy_loss.detach(),
+            "value_loss": value_loss.detach(),
+            "entropy": entropy_mean.detach(),
+            "approx_kl": approx_kl,
+            "clipfrac": clipfrac,
+        }
         return loss, stats, out
 
     def update(self, buffer: RolloutBuffer) -> dict[str, float]:

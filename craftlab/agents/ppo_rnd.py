@@ -95,7 +95,7 @@ class RunningMeanStd(nn.Module):
         x = x.float()
         batch_mean, batch_var, n = x.mean(0), x.var(0, unbiased=False), x.shape[0]
         delta, total = batch_mean - self.mean, self.count + n
-        m2 = self.var * self.count + batch_var * n + delta ** 2 * self.count * n / total
+        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
         self.mean.add_(delta * n / total)
         self.var.copy_(m2 / total)
         self.count.copy_(total)
@@ -107,9 +107,14 @@ def _rnd_net(space: gym.Space, hidden: list[int], out: int) -> nn.Module:
     if is_image_space(space):
         c, h, w = to_chw(space.shape)
         convs = nn.Sequential(
-            layer_init(nn.Conv2d(c, 32, 8, stride=4)), nn.LeakyReLU(),
-            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.LeakyReLU(),
-            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.LeakyReLU(), nn.Flatten())
+            layer_init(nn.Conv2d(c, 32, 8, stride=4)),
+            nn.LeakyReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+            nn.LeakyReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+            nn.LeakyReLU(),
+            nn.Flatten(),
+        )
         with torch.no_grad():
             n = convs(torch.zeros(1, c, h, w)).shape[1]
         return nn.Sequential(convs, layer_init(nn.Linear(n, out), gain=1.0))
@@ -125,10 +130,16 @@ def _rnd_net(space: gym.Space, hidden: list[int], out: int) -> nn.Module:
 class RNDActorCritic(ActorCritic):
     """:class:`ActorCritic` + an intrinsic value head + RND target and predictor."""
 
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
-                 shared: bool, norm_value_beta: float, config: PPORNDConfig):
-        super().__init__(observation_space, action_space, network, shared, norm_value_beta,
-                         config.norm_value_std_floor)
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        network: NetworkConfig,
+        shared: bool,
+        norm_value_beta: float,
+        config: PPORNDConfig,
+    ):
+        super().__init__(observation_space, action_space, network, shared, norm_value_beta, config.norm_value_std_floor)
         self.int_value_head = layer_init(nn.Linear(self.features, 1), gain=network.value_init_gain)
         self.image = is_image_space(observation_space)
         self.obs_clip = config.rnd_obs_clip
@@ -142,15 +153,15 @@ class RNDActorCritic(ActorCritic):
     def extra_outputs(self, critic_features: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"int_value": self.int_value_head(critic_features).squeeze(-1)}
 
-    def int_value(self, obs: torch.Tensor, state: LSTMState | None = None,
-                  episode_start: torch.Tensor | None = None) -> torch.Tensor:
+    def int_value(
+        self, obs: torch.Tensor, state: LSTMState | None = None, episode_start: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """V_I(s): ``float32[B]``."""
         return self.int_value_head(self.encode(obs, state, episode_start)[1]).squeeze(-1)
 
     def rnd_input(self, obs: torch.Tensor) -> torch.Tensor:
         """``obs[B, ...]`` -> normalised, clipped floats (images to ``[B, C, H, W]``)."""
-        x = ((obs.float() - self.obs_rms.mean) / (self.obs_rms.var + 1e-8).sqrt()).clamp(-self.obs_clip,
-                                                                                          self.obs_clip)
+        x = ((obs.float() - self.obs_rms.mean) / (self.obs_rms.var + 1e-8).sqrt()).clamp(-self.obs_clip, self.obs_clip)
         return x.permute(0, 3, 1, 2) if self.image else x
 
     def rnd_error(self, obs: torch.Tensor) -> torch.Tensor:
@@ -177,8 +188,7 @@ class PPORND(PPO):
 
     def build_policy(self, shared: bool) -> RNDActorCritic:
         beta = self.config.norm_value_beta if self.config.norm_value else 0.0
-        return RNDActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta,
-                              self.config)
+        return RNDActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta, self.config)
 
     def learn(self, total_timesteps: int, run: RunContext | None = None) -> None:
         if self.config.rnd_warmup_steps > 0 and float(self.policy.obs_rms.count) < 1.0:
@@ -222,8 +232,9 @@ class PPORND(PPO):
         self._int_return = None if saved is None else saved.to(self.device)
 
     @torch.no_grad()
-    def compute_advantages(self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None,
-                           last_start: torch.Tensor) -> None:
+    def compute_advantages(
+        self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None, last_start: torch.Tensor
+    ) -> None:
         cfg, policy = self.config, self.policy
         super().compute_advantages(buffer, last_obs, last_state, last_start)  # A^E, R^E (episodic GAE)
         advantages_ext = buffer.advantages
@@ -248,8 +259,7 @@ class PPORND(PPO):
         flat_obs = buffer.obs.reshape(T * N, *buffer.obs.shape[2:])
         v_int = policy.int_value(flat_obs, buffer.initial_state, buffer.episode_starts.reshape(-1)).reshape(T, N)
         last_v_int = policy.int_value(last_obs, last_state, last_start)
-        adv_int, ret_int = gae(r_int, v_int, torch.zeros_like(buffer.dones), last_v_int, cfg.int_gamma,
-                               cfg.gae_lambda)
+        adv_int, ret_int = gae(r_int, v_int, torch.zeros_like(buffer.dones), last_v_int, cfg.int_gamma, cfg.gae_lambda)
         buffer.extra["int_returns"] = ret_int
         buffer.advantages = cfg.ext_coef * advantages_ext + cfg.int_coef * adv_int
         self._rnd_stats = {"intrinsic_reward": float(r_int.mean()), "intrinsic_value": float(v_int.mean())}

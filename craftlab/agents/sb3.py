@@ -64,17 +64,21 @@ class SB3Config(AgentConfig):
         cls = load_sb3_class(self.sb3_class)
         policies = list(getattr(cls, "policy_aliases", {}))
         if self.policy != "auto" and self.policy not in policies:
-            raise ConfigError(f"config key 'algo.policy': {cls.__name__} has no policy {self.policy!r}; "
-                              f"{did_you_mean(self.policy, ['auto', *policies])}")
+            raise ConfigError(
+                f"config key 'algo.policy': {cls.__name__} has no policy {self.policy!r}; "
+                f"{did_you_mean(self.policy, ['auto', *policies])}"
+            )
         params = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "args", "kwargs")]
         for key in self.kwargs:
             if key in _RESERVED:
-                raise ConfigError(f"config key 'algo.kwargs.{key}' is set by craftlab; "
-                                  f"use {_reserved_hint(key)} instead")
+                raise ConfigError(
+                    f"config key 'algo.kwargs.{key}' is set by craftlab; use {_reserved_hint(key)} instead"
+                )
             if key not in params:
-                raise ConfigError(f"config key 'algo.kwargs.{key}' is not an argument of {cls.__name__}; "
-                                  f"{did_you_mean(key, [p for p in params if p not in _RESERVED])}")
-
+                raise ConfigError(
+                    f"config key 'algo.kwargs.{key}' is not an argument of {cls.__name__}; "
+                    f"{did_you_mean(key, [p for p in params if p not in _RESERVED])}"
+                )
 
     def rollout_steps(self) -> tuple[str, int] | None:
         """``("algo.kwargs.n_steps", steps per env between updates)`` of an on-policy
@@ -92,8 +96,9 @@ class SB3Config(AgentConfig):
         rollout = self.rollout_steps()
         if rollout is None:
             return 0
-        spaces = observation_space.spaces.values() if isinstance(observation_space, gym.spaces.Dict) else [
-            observation_space]
+        spaces = (
+            observation_space.spaces.values() if isinstance(observation_space, gym.spaces.Dict) else [observation_space]
+        )
         obs_floats = sum(int(np.prod(space.shape or (1,))) for space in spaces)
         action_floats = int(np.prod(action_space.shape or (1,)))
         return rollout[1] * num_envs * 4 * (obs_floats + action_floats + 6)
@@ -101,7 +106,8 @@ class SB3Config(AgentConfig):
 
 def _reserved_hint(key: str) -> str:
     return {"seed": "train.seed", "device": "train.device", "env": "env.id", "policy": "algo.policy"}.get(
-        key, "the craftlab setting")
+        key, "the craftlab setting"
+    )
 
 
 def load_sb3_class(entry: str) -> type:
@@ -119,15 +125,20 @@ class SB3Agent(Agent):
         cls = load_sb3_class(config.sb3_class)
         if config.action_spaces and not isinstance(self.action_space, config.action_spaces):
             kinds = " or ".join(kind.__name__ for kind in config.action_spaces)
-            raise ConfigError(f"algorithm '{self.name}' needs a {kinds} action space, but env '{envs.id}' has "
-                              f"{self.action_space}; pick an algorithm for it (e.g. sb3_ppo, sb3_a2c or ppo) "
-                              "or an env with discrete actions")
+            raise ConfigError(
+                f"algorithm '{self.name}' needs a {kinds} action space, but env '{envs.id}' has "
+                f"{self.action_space}; pick an algorithm for it (e.g. sb3_ppo, sb3_a2c or ppo) "
+                "or an env with discrete actions"
+            )
         self.vec_env = self._make_vec_env()
         policy = config.policy
         if policy == "auto":
             space = self.observation_space
-            policy = "CnnPolicy" if is_image_space(space) else (
-                "MultiInputPolicy" if isinstance(space, gym.spaces.Dict) else "MlpPolicy")
+            policy = (
+                "CnnPolicy"
+                if is_image_space(space)
+                else ("MultiInputPolicy" if isinstance(space, gym.spaces.Dict) else "MlpPolicy")
+            )
             if "Recurrent" in cls.__name__:
                 policy = policy.replace("Policy", "LstmPolicy")
         self.model = cls(policy, self.vec_env, seed=seed, device=self.device, verbose=0, **config.kwargs)
@@ -153,14 +164,19 @@ class SB3Agent(Agent):
         if remaining <= 0:
             return
         self.model.num_timesteps = self.num_timesteps
-        self.model.learn(remaining, callback=_RunCallback(self, run), reset_num_timesteps=self.num_timesteps == 0,
-                         log_interval=self.config.log_interval, progress_bar=False)
+        self.model.learn(
+            remaining,
+            callback=_RunCallback(self, run),
+            reset_num_timesteps=self.num_timesteps == 0,
+            log_interval=self.config.log_interval,
+            progress_bar=False,
+        )
         self.num_timesteps = int(self.model.num_timesteps)
 
-    def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
-            deterministic: bool = True) -> tuple[np.ndarray, Any]:
-        action, state = self.model.predict(obs, state=state, episode_start=episode_start,
-                                           deterministic=deterministic)
+    def act(
+        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
+        action, state = self.model.predict(obs, state=state, episode_start=episode_start, deterministic=deterministic)
         return action, state
 
     def state_dict(self) -> dict[str, Any]:
@@ -220,7 +236,7 @@ class _TagWriter(KVWriter):
         scalars = {}
         for key, value in key_values.items():
             if key.startswith("train/") and isinstance(value, (int, float, np.floating, np.integer)):
-                scalars["losses/" + key[len("train/"):]] = float(value)
+                scalars["losses/" + key[len("train/") :]] = float(value)
         self.run.log(step, scalars)
 
     def close(self) -> None:

@@ -84,8 +84,9 @@ class VPG(OnPolicyAgent):
     def bootstrap_truncated(self) -> bool:
         return self.config.baseline
 
-    def compute_advantages(self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None,
-                           last_start: torch.Tensor) -> None:
+    def compute_advantages(
+        self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None, last_start: torch.Tensor
+    ) -> None:
         """Psi_t into ``buffer.advantages``; the value targets into ``buffer.returns``."""
         cfg = self.config
         if cfg.baseline:
@@ -116,8 +117,9 @@ class VPG(OnPolicyAgent):
             psi = (psi - psi.mean()) / (psi.std() + 1e-8)
         stats: dict[str, float] = {}
         for _ in range(cfg.policy_steps):
-            out = self.policy.evaluate_actions(batch.observations, batch.actions, batch.lstm_states,
-                                               batch.episode_starts)
+            out = self.policy.evaluate_actions(
+                batch.observations, batch.actions, batch.lstm_states, batch.episode_starts
+            )
             # surrogate whose gradient is the policy gradient: -1/N sum_i log pi(a_i|s_i) Psi_i
             policy_loss = -(out["log_prob"] * psi).mean()
             entropy = out["entropy"].mean()

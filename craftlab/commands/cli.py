@@ -21,22 +21,20 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Callable
 import sys
 from pathlib import Path
+from typing import Callable
 
-from craftlab.core.checkpoint import CheckpointError
-from craftlab.core.config import ConfigError
-from craftlab.core.errors import UserError
-from craftlab.core.run_dir import RunDir
-from craftlab.runs.run_config import load_run_config
-from craftlab.runs.training import resume, train, write_error_message
+from craftlab.agents.registry import AGENTS, agent_class
 from craftlab.commands import doctor, evaluate, report, sweep, watch
 from craftlab.commands.experiment import add_ray_arguments, check_seed_options, train_seeds_main
-from craftlab.agents.registry import AGENTS
+from craftlab.core.checkpoint import CheckpointError
+from craftlab.core.config import ConfigError, EnvConfig, TrainConfig, describe
+from craftlab.core.errors import UserError
+from craftlab.core.run_dir import RunDir
 from craftlab.envs.registry import ENVS, WRAPPERS
-from craftlab.agents.registry import agent_class
-from craftlab.core.config import EnvConfig, TrainConfig, describe
+from craftlab.runs.run_config import load_run_config
+from craftlab.runs.training import resume, train, write_error_message
 
 EXIT_USAGE = 2
 
@@ -44,8 +42,13 @@ SUBCOMMANDS: dict[str, tuple[Callable[[list[str]], int | None], str]] = {}
 """name -> (main(argv), one-line description); filled at the bottom of this module"""
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, CheckpointError, UserError, FileExistsError,
-                                                FileNotFoundError)
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError,
+    CheckpointError,
+    UserError,
+    FileExistsError,
+    FileNotFoundError,
+)
 """exceptions printed as one line with exit status 2"""
 
 
@@ -88,18 +91,35 @@ def train_parser() -> argparse.ArgumentParser:
         epilog=f"other commands (python train.py COMMAND --help):\n{commands}",
     )
     parser.add_argument("config", nargs="?", help="YAML config, e.g. configs/default.yaml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. --set algo.learning_rate=1e-3 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set algo.learning_rate=1e-3 (repeatable)",
+    )
     parser.add_argument("--seed", type=int, help="shortcut for --set train.seed=N")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="shortcut for --set train.device=...")
     parser.add_argument("--run-dir", help="run folder (default: runs/<name>_s<seed>_<time>)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its latest checkpoint")
-    parser.add_argument("--checkpoint", type=int, metavar="STEP", help="with --resume: start from this step's checkpoint")
-    parser.add_argument("--seeds", type=int, nargs="+", metavar="N",
-                        help="train one run per seed, in parallel, grouped in one experiment folder "
-                             "(--run-dir, default runs/<name>_<time>) as seed_<N>/ run folders")
-    parser.add_argument("--parallel", type=int, metavar="N",
-                        help="with --seeds: at most N runs at a time (default: the number of CPU cores)")
+    parser.add_argument(
+        "--checkpoint", type=int, metavar="STEP", help="with --resume: start from this step's checkpoint"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="train one run per seed, in parallel, grouped in one experiment folder "
+        "(--run-dir, default runs/<name>_<time>) as seed_<N>/ run folders",
+    )
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        metavar="N",
+        help="with --seeds: at most N runs at a time (default: the number of CPU cores)",
+    )
     add_ray_arguments(parser)
     return parser
 
@@ -109,7 +129,6 @@ def train_main(argv: list[str]) -> int:
     parser = train_parser()
     args = parser.parse_args(argv)
     if args.seeds is not None:
-
         return train_seeds_main(args)
     check_seed_options(args)
     overrides = list(args.overrides)
@@ -141,7 +160,8 @@ def _print_where(run_dir: Path) -> None:
         f"run folder:   {run_dir}",
         f"  status:     {summary.get('status', '?')} at step {summary.get('num_timesteps', '?')} "
         f"({summary.get('wall_time_s', '?')} s, {summary.get('episodes', '?')} episodes"
-        + (f", Crafter score {summary['crafter_score']:.2f}%" if "crafter_score" in summary else "") + ")",
+        + (f", Crafter score {summary['crafter_score']:.2f}%" if "crafter_score" in summary else "")
+        + ")",
         f"  checkpoints: {run_dir / 'checkpoints'}",
         f"  TensorBoard: tensorboard --logdir {run_dir.parent}   (then open http://localhost:6006)",
         f"  watch it:   python train.py watch {run_dir}",
@@ -183,12 +203,14 @@ def help_main(argv: list[str]) -> int:
     return 0
 
 
-SUBCOMMANDS.update({
-    "list": (list_main, "list algorithms, environments, wrappers and configs"),
-    "help": (help_main, "show an algorithm's settings"),
-    "watch": (watch.main, "watch a trained agent play (window, or --video/--gif)"),
-    "eval": (evaluate.main, "evaluate a trained agent"),
-    "report": (report.main, "multi-seed report with plots against published results"),
-    "doctor": (doctor.main, "check the set-up: torch, CUDA, Java, MineRL, display"),
-    "sweep": (sweep.main, "hyperparameter sweep on Ray Tune (seeds, early stopping; a cluster with --address)"),
-})
+SUBCOMMANDS.update(
+    {
+        "list": (list_main, "list algorithms, environments, wrappers and configs"),
+        "help": (help_main, "show an algorithm's settings"),
+        "watch": (watch.main, "watch a trained agent play (window, or --video/--gif)"),
+        "eval": (evaluate.main, "evaluate a trained agent"),
+        "report": (report.main, "multi-seed report with plots against published results"),
+        "doctor": (doctor.main, "check the set-up: torch, CUDA, Java, MineRL, display"),
+        "sweep": (sweep.main, "hyperparameter sweep on Ray Tune (seeds, early stopping; a cluster with --address)"),
+    }
+)

@@ -49,32 +49,42 @@ def _java() -> tuple[str, str]:
         java = str(Path(home) / "bin" / "java")
         which = f"JAVA_HOME={home}, used by MineRL's Gradle build"
         if not os.access(java, os.X_OK):
-            return FAIL, (f"JAVA_HOME={home} has no bin/java (Gradle fails with 'JAVA_HOME is set to an invalid "
-                          "directory'): point JAVA_HOME at a JDK 8, e.g. /usr/lib/jvm/java-8-openjdk-amd64")
+            return FAIL, (
+                f"JAVA_HOME={home} has no bin/java (Gradle fails with 'JAVA_HOME is set to an invalid "
+                "directory'): point JAVA_HOME at a JDK 8, e.g. /usr/lib/jvm/java-8-openjdk-amd64"
+            )
         javac = Path(home) / "bin" / "javac"
         has_javac = os.access(javac, os.X_OK)
     else:
         if on_path is None:
-            return FAIL, ("no java: JAVA_HOME is unset and there is no java on PATH; install a JDK 8 (e.g. "
-                          "apt-get install openjdk-8-jdk) and set JAVA_HOME to it")
+            return FAIL, (
+                "no java: JAVA_HOME is unset and there is no java on PATH; install a JDK 8 (e.g. "
+                "apt-get install openjdk-8-jdk) and set JAVA_HOME to it"
+            )
         java = on_path
         which = "java on PATH, JAVA_HOME unset"
         has_javac = shutil.which("javac") is not None
     major, first = _java_version(java)
     if major != 8:
-        return FAIL, (f"{first} ({java}; {which}): MineRL needs a JDK 8, not {major}; "
-                      + ("set JAVA_HOME to a JDK 8" if home else "select it with update-alternatives or set JAVA_HOME"))
+        return FAIL, (
+            f"{first} ({java}; {which}): MineRL needs a JDK 8, not {major}; "
+            + ("set JAVA_HOME to a JDK 8" if home else "select it with update-alternatives or set JAVA_HOME")
+        )
     if not has_javac:
         return FAIL, f"{first} ({java}; {which}): a JRE only, no javac; MineRL's Gradle build needs the JDK 8"
     if home:  # the launch script starts the built Minecraft with `java` from PATH
         if on_path is None:
-            return FAIL, (f"{first} ({java}; {which}), but no java on PATH, which MineRL's launch script runs "
-                          "once Minecraft is built: add $JAVA_HOME/bin to PATH")
+            return FAIL, (
+                f"{first} ({java}; {which}), but no java on PATH, which MineRL's launch script runs "
+                "once Minecraft is built: add $JAVA_HOME/bin to PATH"
+            )
         if Path(on_path).resolve() != Path(java).resolve():
             path_major, path_first = _java_version(on_path)
             if path_major != 8:
-                return FAIL, (f"{first} ({java}; {which}), but java on PATH is {path_first} ({on_path}), which "
-                              "MineRL's launch script runs once Minecraft is built: put $JAVA_HOME/bin first on PATH")
+                return FAIL, (
+                    f"{first} ({java}; {which}), but java on PATH is {path_first} ({on_path}), which "
+                    "MineRL's launch script runs once Minecraft is built: put $JAVA_HOME/bin first on PATH"
+                )
     return OK, f"{first} ({java}; {which}; javac present)"
 
 
@@ -109,8 +119,10 @@ def _minerl_in(python: str) -> tuple[str, str]:
     """minerl in another interpreter (``env.kwargs.python``): import it there. The
     versions come from the server script's ``package_version`` (the installed
     metadata: minerl 0.4.4 has no ``__version__``)."""
-    code = (f"import sys, runpy; import minerl, gym; v = runpy.run_path({str(SERVER_PATH)!r})['package_version']; "
-            "print(v('minerl', minerl), v('gym', gym), sys.version.split()[0])")
+    code = (
+        f"import sys, runpy; import minerl, gym; v = runpy.run_path({str(SERVER_PATH)!r})['package_version']; "
+        "print(v('minerl', minerl), v('gym', gym), sys.version.split()[0])"
+    )
     try:
         out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -148,11 +160,22 @@ def checks(python: str | None = None) -> list[tuple[str, str, str]]:
     ``python``: the MineRL interpreter (``env.kwargs.python``), else minerl in this one."""
     py = sys.version.split()[0]
     py_status = OK if sys.version_info >= (3, 10) else FAIL
-    out = [("python", py_status, f"{py} on {platform.system()} {platform.machine()} "
-                                  "(minerl can live in its own Python 3.7-3.9 env: --python PATH, see docs/minerl.md)")]
+    out = [
+        (
+            "python",
+            py_status,
+            f"{py} on {platform.system()} {platform.machine()} "
+            "(minerl can live in its own Python 3.7-3.9 env: --python PATH, see docs/minerl.md)",
+        )
+    ]
     minerl_check = (lambda: _minerl_in(python)) if python else _minerl
-    for name, fn in (("torch", _torch), ("java", _java), ("minerl", minerl_check), ("display", _display),
-                     ("data root", _data_root)):
+    for name, fn in (
+        ("torch", _torch),
+        ("java", _java),
+        ("minerl", minerl_check),
+        ("display", _display),
+        ("data root", _data_root),
+    ):
         status, detail = fn()
         out.append((name, status, detail))
     return out
@@ -161,17 +184,22 @@ def checks(python: str | None = None) -> list[tuple[str, str, str]]:
 def main(argv: list[str]) -> int:
     """Print the checks; 0 if MineRL can run here, 1 if a check failed."""
     parser = argparse.ArgumentParser(prog="train.py doctor", description=__doc__.splitlines()[0])
-    parser.add_argument("--python", metavar="PATH",
-                        help="the interpreter MineRL is installed in (what env.kwargs.python will name); "
-                             "default: look for minerl in this one")
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the interpreter MineRL is installed in (what env.kwargs.python will name); "
+        "default: look for minerl in this one",
+    )
     args = parser.parse_args(argv)
     results = checks(args.python)
     for name, status, detail in results:
         print(f"[{status:>4}] {name:<10} {detail}")
     failed = [n for n, s, _ in results if s == FAIL]
     if failed:
-        print(f"\nMineRL cannot run here yet ({', '.join(failed)}); docs/minerl.md explains each fix. "
-              "The stand-in (env.kwargs.standin: true) runs anywhere.")
+        print(
+            f"\nMineRL cannot run here yet ({', '.join(failed)}); docs/minerl.md explains each fix. "
+            "The stand-in (env.kwargs.standin: true) runs anywhere."
+        )
         return 1
     print("\nready for MineRL")
     return 0

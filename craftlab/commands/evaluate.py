@@ -46,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from craftlab.core.config import RunConfig
 
 
-
 @dataclass
 class LoadedRun:
     """A run's agent with a checkpoint loaded, ready to act."""
@@ -80,24 +79,31 @@ def pick_checkpoint(run_dir: Path, step: int | None = None, best: bool = False) 
                 continue
     latest = checkpointer.find(None)
     if not evaluations:
-        return latest, (f"--best: the run has no evaluations ({path} missing; train with train.eval_interval > 0 "
-                        f"to have them), so using the latest checkpoint, step {latest.step}")
+        return latest, (
+            f"--best: the run has no evaluations ({path} missing; train with train.eval_interval > 0 "
+            f"to have them), so using the latest checkpoint, step {latest.step}"
+        )
     available = {c.step: c for c in checkpointer.list()}
     kept = [e for e in evaluations if int(e["step"]) in available]
     if not kept:
         best_eval = max(evaluations, key=lambda e: e["mean_return"])
-        return latest, (f"--best: the best evaluation (step {best_eval['step']}, return "
-                        f"{best_eval['mean_return']:.2f}) has no checkpoint left (steps kept: "
-                        f"{', '.join(map(str, available)) or 'none'}; train.keep_checkpoints=0 keeps all), "
-                        f"so using the latest checkpoint, step {latest.step}")
+        return latest, (
+            f"--best: the best evaluation (step {best_eval['step']}, return "
+            f"{best_eval['mean_return']:.2f}) has no checkpoint left (steps kept: "
+            f"{', '.join(map(str, available)) or 'none'}; train.keep_checkpoints=0 keeps all), "
+            f"so using the latest checkpoint, step {latest.step}"
+        )
     chosen = max(kept, key=lambda e: e["mean_return"])
-    return available[int(chosen["step"])], (f"--best: checkpoint at step {chosen['step']} "
-                                            f"(evaluation mean return {chosen['mean_return']:.2f}, "
-                                            f"best of {len(kept)} evaluated checkpoints)")
+    return available[int(chosen["step"])], (
+        f"--best: checkpoint at step {chosen['step']} "
+        f"(evaluation mean return {chosen['mean_return']:.2f}, "
+        f"best of {len(kept)} evaluated checkpoints)"
+    )
 
 
-def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool = False,
-                       device: str = "cpu") -> LoadedRun:
+def load_trained_agent(
+    run_dir: str | Path, step: int | None = None, best: bool = False, device: str = "cpu"
+) -> LoadedRun:
     """Rebuild the run's agent from ``config.yaml`` (one env, in-process) and load
     the chosen checkpoint (see :func:`pick_checkpoint`); when its files are
     corrupt and no ``step`` was asked for, the newest older one that loads, with
@@ -112,12 +118,12 @@ def load_trained_agent(run_dir: str | Path, step: int | None = None, best: bool 
                 hint = f" (it holds runs: {', '.join(seeds[:5])}; pass one, e.g. {run_dir / seeds[0]})"
         raise UserError(f"'{run_dir}' is not a run folder: it has no {CONFIG_FILE}{hint}; pass runs/<name>")
     info, note = pick_checkpoint(run_dir, step, best)
-    config = load_run_config(run_dir / CONFIG_FILE, [f"train.device={device}", "train.num_envs=1",
-                                                      "train.vector=sync"])
+    config = load_run_config(run_dir / CONFIG_FILE, [f"train.device={device}", "train.num_envs=1", "train.vector=sync"])
     agent = build_agent(config)
     try:
-        loaded, skipped = load_with_fallback(agent, Checkpointer(RunDir(run_dir).checkpoints), info,
-                                             fallback=step is None)
+        loaded, skipped = load_with_fallback(
+            agent, Checkpointer(RunDir(run_dir).checkpoints), info, fallback=step is None
+        )
     except BaseException:
         agent.close()
         raise
@@ -136,8 +142,13 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--checkpoint", type=int, metavar="STEP", help="checkpoint step (default: latest)")
     which.add_argument("--best", action="store_true", help="the checkpoint with the best periodic evaluation")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
-                      help="greedy actions (default; its achievement score is not the benchmark's Crafter score)")
+    mode.add_argument(
+        "--deterministic",
+        dest="deterministic",
+        action="store_true",
+        default=True,
+        help="greedy actions (default; its achievement score is not the benchmark's Crafter score)",
+    )
     mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
     p.add_argument("--seed", type=int, default=10_000, help="episode k is reset with seed+k (default 10000)")
     p.add_argument("--max-steps", type=int, help="cut each episode after this many steps")
@@ -156,8 +167,14 @@ def main(argv: list[str]) -> int:
     print(loaded.note)
     t0 = time.perf_counter()
     try:
-        result = evaluate(loaded.agent, loaded.agent.envs, episodes=args.episodes,
-                          deterministic=args.deterministic, seed=args.seed, max_steps=args.max_steps)
+        result = evaluate(
+            loaded.agent,
+            loaded.agent.envs,
+            episodes=args.episodes,
+            deterministic=args.deterministic,
+            seed=args.seed,
+            max_steps=args.max_steps,
+        )
     finally:
         loaded.agent.close()
     summary = result.summary()
@@ -175,7 +192,6 @@ def main(argv: list[str]) -> int:
         **summary,
     }
     if result.achievements:
-
         run = {"xs": list(range(len(result.achievements)))}
         for name in result.achievements[0]:
             run[f"achievement_{name}"] = [a[name] for a in result.achievements]
@@ -189,7 +205,8 @@ def main(argv: list[str]) -> int:
             record["achievement_score_note"] = (
                 f"Crafter's formula over these {args.episodes} evaluation episodes of the "
                 f"{record['achievement_score_policy']} policy; not the benchmark's Crafter score, which is "
-                "over all training episodes of the stochastic policy (summary.json crafter_score)")
+                "over all training episodes of the stochastic policy (summary.json crafter_score)"
+            )
         except KeyError:  # not Crafter's 22 achievements
             pass
     benchmark = _benchmark_score(loaded.run_dir)
@@ -199,15 +216,21 @@ def main(argv: list[str]) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
     mode = "greedy" if args.deterministic else "stochastic"
-    print(f"{args.episodes} evaluation episodes ({mode} policy, seeds {args.seed}..{args.seed + args.episodes - 1}): "
-          f"return {summary['mean_return']:.2f} ± {summary['std_return']:.2f}, "
-          f"length {summary['mean_length']:.1f} ± {summary['std_length']:.1f}")
+    print(
+        f"{args.episodes} evaluation episodes ({mode} policy, seeds {args.seed}..{args.seed + args.episodes - 1}): "
+        f"return {summary['mean_return']:.2f} ± {summary['std_return']:.2f}, "
+        f"length {summary['mean_length']:.1f} ± {summary['std_length']:.1f}"
+    )
     if "achievement_score" in record:
-        print(f"{mode}-policy achievement score over these {args.episodes} episodes: "
-              f"{record['achievement_score']:.2f}% (an evaluation figure, not the benchmark's score)")
+        print(
+            f"{mode}-policy achievement score over these {args.episodes} episodes: "
+            f"{record['achievement_score']:.2f}% (an evaluation figure, not the benchmark's score)"
+        )
     if benchmark is not None:
-        print(f"benchmark Crafter score of this run (all training episodes, stochastic policy; summary.json): "
-              f"{benchmark:.2f}%")
+        print(
+            f"benchmark Crafter score of this run (all training episodes, stochastic policy; summary.json): "
+            f"{benchmark:.2f}%"
+        )
     print(f"written: {out}")
     return 0
 

@@ -76,8 +76,9 @@ def default_experiment_dir(config_path: str | Path, name: str | None, root: str 
     return Path(root) / f"{stem}_{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def seed_command(config_path: str | Path, seed: int, run_dir: Path, overrides: Sequence[str] = (),
-                 extra: Sequence[str] = ()) -> list[str]:
+def seed_command(
+    config_path: str | Path, seed: int, run_dir: Path, overrides: Sequence[str] = (), extra: Sequence[str] = ()
+) -> list[str]:
     """The command line of one seed, ``python -m craftlab CONFIG ...`` (the same as
     ``train.py``, and present in an installed package too; progress bar off: output goes to a log)."""
     cmd = [sys.executable, "-m", "craftlab", str(config_path), "--seed", str(seed), "--run-dir", str(run_dir)]
@@ -104,8 +105,10 @@ def launch_seeds(
         raise ValueError(f"--seeds has repeats: {list(seeds)}")
     busy = [s for s in seeds if RunDir(exp / f"seed_{s}").checkpoints.exists()]
     if busy:
-        raise FileExistsError(f"experiment folder '{exp}' already has runs for seeds {busy}; "
-                              "choose another --run-dir (or resume a seed with --resume EXP/seed_K)")
+        raise FileExistsError(
+            f"experiment folder '{exp}' already has runs for seeds {busy}; "
+            "choose another --run-dir (or resume a seed with --resume EXP/seed_K)"
+        )
     exp.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
     parallel = max(1, min(parallel or cores, len(seeds)))
@@ -114,9 +117,16 @@ def launch_seeds(
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, threads)
     commands = {s: seed_command(config_path, s, exp / f"seed_{s}", overrides, extra_args) for s in seeds}
-    record = {"config": str(config_path), "overrides": list(overrides), "seeds": list(seeds), "parallel": parallel,
-              "launcher": "local", "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "commands": {str(s): c for s, c in commands.items()},
-              "status": {}}
+    record = {
+        "config": str(config_path),
+        "overrides": list(overrides),
+        "seeds": list(seeds),
+        "parallel": parallel,
+        "launcher": "local",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "commands": {str(s): c for s, c in commands.items()},
+        "status": {},
+    }
 
     def save() -> None:
         (exp / EXPERIMENT_FILE).write_text(json.dumps(record, indent=2))
@@ -171,15 +181,25 @@ def launch_seeds(
 def add_ray_arguments(parser: argparse.ArgumentParser, launcher: bool = True) -> None:
     """The options of runs on Ray: ``train.py CONFIG --seeds ...`` (with ``launcher``) and ``train.py sweep``."""
     if launcher:
-        parser.add_argument("--launcher", choices=["auto", "ray", "local"],
-                            help="with --seeds: run the seeds as Ray Tune trials ('ray', also on a cluster) or local "
-                                 "subprocesses ('local'); 'auto' (default): Ray when installed or --address is given")
-    parser.add_argument("--address", metavar="ADDR",
-                        help="the Ray cluster to run on: 'auto' (the one 'ray start' runs on this machine) or "
-                             "HOST:PORT; default: a Ray on this machine only")
+        parser.add_argument(
+            "--launcher",
+            choices=["auto", "ray", "local"],
+            help="with --seeds: run the seeds as Ray Tune trials ('ray', also on a cluster) or local "
+            "subprocesses ('local'); 'auto' (default): Ray when installed or --address is given",
+        )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to run on: 'auto' (the one 'ray start' runs on this machine) or "
+        "HOST:PORT; default: a Ray on this machine only",
+    )
     parser.add_argument("--cpus-per-trial", type=float, metavar="N", help="CPU cores Ray reserves per run (default 1)")
-    parser.add_argument("--gpus-per-trial", type=float, metavar="F",
-                        help="GPUs Ray reserves per run, e.g. 0.25: four runs share a GPU (default 0)")
+    parser.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="F",
+        help="GPUs Ray reserves per run, e.g. 0.25: four runs share a GPU (default 0)",
+    )
 
 
 def choose_launcher(launcher: str | None, address: str | None) -> str:
@@ -201,8 +221,11 @@ def choose_launcher(launcher: str | None, address: str | None) -> str:
 
 def check_seed_options(args: argparse.Namespace) -> None:
     """Options that only mean something with ``--seeds``."""
-    extra = [name for name in ("parallel", "launcher", "address", "cpus_per_trial", "gpus_per_trial")
-             if getattr(args, name, None) is not None]
+    extra = [
+        name
+        for name in ("parallel", "launcher", "address", "cpus_per_trial", "gpus_per_trial")
+        if getattr(args, name, None) is not None
+    ]
     if extra:
         flag = "--" + extra[0].replace("_", "-")
         raise UserError(f"{flag} goes with --seeds (e.g. --seeds 0 1 2 {flag} ...), or use python train.py sweep")
@@ -227,21 +250,36 @@ def launch_seeds_on_ray(
         raise ValueError(f"--seeds has repeats: {list(seeds)}")
     busy = [s for s in seeds if RunDir(exp / f"seed_{s}").checkpoints.exists()]
     if busy:
-        raise FileExistsError(f"experiment folder '{exp}' already has runs for seeds {busy}; "
-                              "choose another --run-dir (or resume a seed with --resume EXP/seed_K)")
+        raise FileExistsError(
+            f"experiment folder '{exp}' already has runs for seeds {busy}; "
+            "choose another --run-dir (or resume a seed with --resume EXP/seed_K)"
+        )
     data = load_yaml(config_path)
     for text in overrides:
         keys, value = parse_override(text)
         apply_override(data, keys, value)
     data.pop(SWEEP_SECTION, None)
-    sweep = SweepConfig(samples=1, scheduler="none", seeds=list(seeds), cpus_per_trial=cpus_per_trial or 1.0,
-                        gpus_per_trial=gpus_per_trial or 0.0, max_concurrent=parallel or 0)
+    sweep = SweepConfig(
+        samples=1,
+        scheduler="none",
+        seeds=list(seeds),
+        cpus_per_trial=cpus_per_trial or 1.0,
+        gpus_per_trial=gpus_per_trial or 0.0,
+        max_concurrent=parallel or 0,
+    )
     sweep.validate()
     exp.mkdir(parents=True, exist_ok=True)
-    record = {"config": str(config_path), "overrides": list(overrides), "seeds": list(seeds), "parallel": parallel,
-              "launcher": "ray", "address": address, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "commands": {str(s): seed_command(config_path, s, exp / f"seed_{s}", overrides) for s in seeds},
-              "status": {}}
+    record = {
+        "config": str(config_path),
+        "overrides": list(overrides),
+        "seeds": list(seeds),
+        "parallel": parallel,
+        "launcher": "ray",
+        "address": address,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "commands": {str(s): seed_command(config_path, s, exp / f"seed_{s}", overrides) for s in seeds},
+        "status": {},
+    }
     (exp / EXPERIMENT_FILE).write_text(json.dumps(record, indent=2))
     if not quiet:
         print(f"experiment {exp}: {len(seeds)} seeds as Ray Tune trials (logs: {exp}/seed_K/console.log)", flush=True)
@@ -258,8 +296,9 @@ def train_seeds_main(args) -> int:
     """``python train.py CONFIG --seeds ...`` (``args`` from ``craftlab.commands.cli.train_parser``)."""
 
     if args.resume or args.seed is not None or args.checkpoint is not None:
-        raise UserError("--seeds starts new runs: drop --resume/--seed/--checkpoint "
-                        "(resume one seed with --resume EXP/seed_K)")
+        raise UserError(
+            "--seeds starts new runs: drop --resume/--seed/--checkpoint (resume one seed with --resume EXP/seed_K)"
+        )
     if not args.config:
         raise UserError("--seeds needs a CONFIG, e.g. python train.py configs/default.yaml --seeds 0 1 2")
     if args.parallel is not None and args.parallel < 1:
@@ -270,16 +309,27 @@ def train_seeds_main(args) -> int:
     address = getattr(args, "address", None)
     launcher = choose_launcher(getattr(args, "launcher", None), address)
     if launcher == "local" and (getattr(args, "cpus_per_trial", None) or getattr(args, "gpus_per_trial", None)):
-        raise UserError("--cpus-per-trial / --gpus-per-trial are Ray's; the local launcher gives each seed "
-                        "cores / --parallel threads")
+        raise UserError(
+            "--cpus-per-trial / --gpus-per-trial are Ray's; the local launcher gives each seed "
+            "cores / --parallel threads"
+        )
     if launcher == "ray" and config.train.device == "cuda" and not getattr(args, "gpus_per_trial", None):
-        raise UserError("train.device is 'cuda' but --gpus-per-trial is 0: Ray gives a run only the GPUs it "
-                        "reserves; pass --gpus-per-trial F (e.g. 0.5: two seeds per GPU) or use device auto")
+        raise UserError(
+            "train.device is 'cuda' but --gpus-per-trial is 0: Ray gives a run only the GPUs it "
+            "reserves; pass --gpus-per-trial F (e.g. 0.5: two seeds per GPU) or use device auto"
+        )
     try:
         if launcher == "ray":
-            status = launch_seeds_on_ray(args.config, args.seeds, exp, overrides, parallel=args.parallel,
-                                         address=address, cpus_per_trial=getattr(args, "cpus_per_trial", None),
-                                         gpus_per_trial=getattr(args, "gpus_per_trial", None))
+            status = launch_seeds_on_ray(
+                args.config,
+                args.seeds,
+                exp,
+                overrides,
+                parallel=args.parallel,
+                address=address,
+                cpus_per_trial=getattr(args, "cpus_per_trial", None),
+                gpus_per_trial=getattr(args, "gpus_per_trial", None),
+            )
         else:
             status = launch_seeds(args.config, args.seeds, exp, overrides, parallel=args.parallel)
     except ValueError as exc:

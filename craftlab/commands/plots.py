@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
-from craftlab.commands.published import CRAFTER_SCORES
-from craftlab.commands.published import REFERENCE_SUCCESS_RATES
+
+from craftlab.commands.published import CRAFTER_SCORES, REFERENCE_SUCCESS_RATES
 from craftlab.envs.crafter import ACHIEVEMENTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,8 +53,9 @@ def binned_curve(run: "RunData", edges: np.ndarray) -> np.ndarray:
     return out
 
 
-def curve_band(runs: list["RunData"], edges: np.ndarray, samples: int = 1000,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def curve_band(
+    runs: list["RunData"], edges: np.ndarray, samples: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean across seeds and its 95% bootstrap band, per bin (NaN band with one seed)."""
     values = np.array([binned_curve(r, edges) for r in runs])  # [seeds, bins]
     with np.errstate(all="ignore"):
@@ -101,8 +102,17 @@ def plot_final(ax: plt.Axes, groups: list["Group"]) -> None:
         jitter = np.linspace(-0.12, 0.12, finals.size) if finals.size > 1 else np.zeros(1)
         ax.scatter(k + jitter, finals, color=color, alpha=0.5, s=22, zorder=2)
         lo, hi = m["final_return_ci95"]
-        ax.errorbar(k, m["final_return_mean"], yerr=[[m["final_return_mean"] - lo], [hi - m["final_return_mean"]]],
-                    fmt="o", color=color, ms=8, capsize=6, lw=2, zorder=3)
+        ax.errorbar(
+            k,
+            m["final_return_mean"],
+            yerr=[[m["final_return_mean"] - lo], [hi - m["final_return_mean"]]],
+            fmt="o",
+            color=color,
+            ms=8,
+            capsize=6,
+            lw=2,
+            zorder=3,
+        )
         ax.scatter(k + 0.25, m["final_return_iqm"], marker="D", color="black", s=30, zorder=3)
     ax.scatter([], [], color="gray", alpha=0.5, s=22, label="one seed")
     ax.errorbar([], [], yerr=[], fmt="o", color="gray", capsize=6, label="mean, 95% CI")
@@ -126,20 +136,47 @@ def plot_scores(ax: plt.Axes, groups: list["Group"]) -> None:
         if g.crafter:
             m = g.metrics
             label = f"{g.name} ({'published' if g.published else 'ours'}, {_steps_formatter(m['env_steps'], 0)} steps)"
-            rows.append((label, m["crafter_score_mean"], m["crafter_score_std"], COLORS[k % len(COLORS)],
-                         m["crafter_scores"], m["crafter_score_iqm"]))
+            rows.append(
+                (
+                    label,
+                    m["crafter_score_mean"],
+                    m["crafter_score_std"],
+                    COLORS[k % len(COLORS)],
+                    m["crafter_scores"],
+                    m["crafter_score_iqm"],
+                )
+            )
     rows.sort(key=lambda r: r[1])
     first_ours = next((i for i, r in enumerate(rows) if r[4] is not None), -1)
     y = np.arange(len(rows))
-    ax.barh(y, [r[1] for r in rows], xerr=[r[2] for r in rows], color=[r[3] for r in rows],
-            error_kw={"lw": 1, "capsize": 3, "ecolor": "black"}, height=0.7)
+    ax.barh(
+        y,
+        [r[1] for r in rows],
+        xerr=[r[2] for r in rows],
+        color=[r[3] for r in rows],
+        error_kw={"lw": 1, "capsize": 3, "ecolor": "black"},
+        height=0.7,
+    )
     for i, r in enumerate(rows):
         ax.text(r[1] + r[2] + 0.8, i, f"{r[1]:.1f}", va="center", fontsize=8)
         if r[4] is not None:
-            ax.scatter(r[4], np.full(len(r[4]), i), color="black", s=10, zorder=3,
-                       label="our seeds" if i == first_ours else None)
-            ax.scatter([r[5]], [i + 0.3], marker="D", color="black", s=22, zorder=3,
-                       label="our IQM" if i == first_ours else None)
+            ax.scatter(
+                r[4],
+                np.full(len(r[4]), i),
+                color="black",
+                s=10,
+                zorder=3,
+                label="our seeds" if i == first_ours else None,
+            )
+            ax.scatter(
+                [r[5]],
+                [i + 0.3],
+                marker="D",
+                color="black",
+                s=22,
+                zorder=3,
+                label="our IQM" if i == first_ours else None,
+            )
     ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
     for tick, r in zip(ax.get_yticklabels(), rows):
         if r[4] is not None:
@@ -154,11 +191,15 @@ def plot_scores(ax: plt.Axes, groups: list["Group"]) -> None:
 def plot_achievements(ax: plt.Axes, groups: list["Group"]) -> None:
     """Success rate of each achievement, log axis, ours beside human and random."""
 
-    series = [(g.name, [g.metrics["success_rates"][a] for a in ACHIEVEMENTS], COLORS[k % len(COLORS)])
-              for k, g in enumerate(groups) if g.crafter]
+    series = [
+        (g.name, [g.metrics["success_rates"][a] for a in ACHIEVEMENTS], COLORS[k % len(COLORS)])
+        for k, g in enumerate(groups)
+        if g.crafter
+    ]
     for name, rates in REFERENCE_SUCCESS_RATES.items():
-        series.append((name, [rates[a] for a in ACHIEVEMENTS], HUMAN_COLOR if name.startswith("Human")
-                       else RANDOM_COLOR))
+        series.append(
+            (name, [rates[a] for a in ACHIEVEMENTS], HUMAN_COLOR if name.startswith("Human") else RANDOM_COLOR)
+        )
     n = len(series)
     width = 0.8 / n
     x = np.arange(len(ACHIEVEMENTS))

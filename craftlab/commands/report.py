@@ -38,14 +38,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+
+from craftlab.commands.experiment import find_runs
+from craftlab.commands.plots import draw_report
+from craftlab.commands.published import CRAFTER_BUDGET_STEPS
 from craftlab.core.errors import UserError
 from craftlab.core.run_dir import RunDir
-from craftlab.commands.experiment import find_runs
-from craftlab.runs.scores import episodes_to_scores, export_scores, is_crafter_episodes, read_episodes, run_seed, task_name
-from craftlab.runs.scores import load_scores
-from craftlab.commands.published import CRAFTER_BUDGET_STEPS
-from craftlab.runs.scores import summarize
-from craftlab.commands.plots import draw_report
+from craftlab.runs.scores import (
+    episodes_to_scores,
+    export_scores,
+    is_crafter_episodes,
+    load_scores,
+    read_episodes,
+    run_seed,
+    summarize,
+    task_name,
+)
 
 FINAL_FRACTION = 0.1
 """the share of a run's steps whose episodes make its final return"""
@@ -63,12 +71,16 @@ def iqm(values: np.ndarray | list[float]) -> float:
     if x.size == 0:
         return float("nan")
     cut = int(0.25 * x.size)
-    return float(x[cut:x.size - cut].mean())
+    return float(x[cut : x.size - cut].mean())
 
 
-def bootstrap_ci(values: np.ndarray | list[float], statistic: Callable[[np.ndarray], float] = np.mean,
-                 samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE,
-                 seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: np.ndarray | list[float],
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    samples: int = BOOTSTRAP_SAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of ``statistic`` (resampling the
     values with replacement). One value gives ``(v, v)``."""
     x = np.asarray(values, dtype=np.float64)
@@ -146,8 +158,10 @@ def load_group(path: str | Path, name: str | None = None, write_scores: bool = T
     path = Path(path)
     run_dirs = find_runs(path)
     if not run_dirs:
-        raise UserError(f"'{path}' holds no runs (no episodes.jsonl or config.yaml in it or its sub-folders); "
-                        "pass an experiment folder (python train.py CONFIG --seeds ...) or a run folder")
+        raise UserError(
+            f"'{path}' holds no runs (no episodes.jsonl or config.yaml in it or its sub-folders); "
+            "pass an experiment folder (python train.py CONFIG --seeds ...) or a run folder"
+        )
     runs = []
     for i, run_dir in enumerate(run_dirs):
         episodes = read_episodes(run_dir)
@@ -155,11 +169,19 @@ def load_group(path: str | Path, name: str | None = None, write_scores: bool = T
             print(f"warning: {run_dir} has no finished episodes yet; left out")
             continue
         seed = run_seed(run_dir, default=i)
-        scores_run = (episodes_to_scores(episodes, task_name(run_dir), "", seed)
-                      if is_crafter_episodes(episodes) else None)
-        runs.append(RunData(run_dir.name, seed, np.array([e["step"] for e in episodes], dtype=np.int64),
-                            np.array([e["r"] for e in episodes], dtype=np.float64),
-                            np.array([e["l"] for e in episodes], dtype=np.int64), scores_run))
+        scores_run = (
+            episodes_to_scores(episodes, task_name(run_dir), "", seed) if is_crafter_episodes(episodes) else None
+        )
+        runs.append(
+            RunData(
+                run_dir.name,
+                seed,
+                np.array([e["step"] for e in episodes], dtype=np.int64),
+                np.array([e["r"] for e in episodes], dtype=np.float64),
+                np.array([e["l"] for e in episodes], dtype=np.int64),
+                scores_run,
+            )
+        )
     if not runs:
         raise UserError(f"no run in '{path}' has finished an episode yet; nothing to report")
     group = Group(name or path.name, runs, str(path))
@@ -178,9 +200,17 @@ def load_scores_group(path: str | Path, name: str | None = None) -> Group:
         entries = load_scores(path)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    runs = [RunData(f"seed {e.get('seed', i)}", int(e.get("seed", i)), np.asarray(e["xs"], dtype=np.int64),
-                    np.asarray(e["reward"], dtype=np.float64), np.asarray(e["length"], dtype=np.int64), e)
-            for i, e in enumerate(entries)]
+    runs = [
+        RunData(
+            f"seed {e.get('seed', i)}",
+            int(e.get("seed", i)),
+            np.asarray(e["xs"], dtype=np.int64),
+            np.asarray(e["reward"], dtype=np.float64),
+            np.asarray(e["length"], dtype=np.int64),
+            e,
+        )
+        for i, e in enumerate(entries)
+    ]
     method = entries[0].get("method") if entries else None
     return Group(name or str(method or Path(path).stem), runs, str(path), published=True)
 
@@ -202,16 +232,17 @@ def compute_metrics(group: Group) -> dict[str, Any]:
         "final_return_iqm": iqm(finals),
     }
     if group.crafter:
-
         summary = summarize([r.scores_run for r in group.runs], budget=CRAFTER_BUDGET_STEPS)  # type: ignore[misc]
-        out.update({
-            "crafter_scores": summary["scores"],
-            "crafter_score_mean": summary["score_mean"],
-            "crafter_score_std": summary["score_std"],
-            "crafter_score_iqm": iqm(summary["scores"]),
-            "success_rates": summary["success_rates"],
-            "success_rates_std": summary["success_rates_std"],
-        })
+        out.update(
+            {
+                "crafter_scores": summary["scores"],
+                "crafter_score_mean": summary["score_mean"],
+                "crafter_score_std": summary["score_std"],
+                "crafter_score_iqm": iqm(summary["scores"]),
+                "success_rates": summary["success_rates"],
+                "success_rates_std": summary["success_rates_std"],
+            }
+        )
     group.metrics = out
     return out
 
@@ -226,16 +257,23 @@ def format_table(groups: list[Group]) -> str:
     for g in groups:
         m = g.metrics
         lo, hi = m["final_return_ci95"]
-        row = [g.name + (" (published)" if g.published else ""), str(m["seeds"]), f"{m['env_steps']:,}",
-               str(m["episodes"]), f"{m['final_return_mean']:.2f} [{lo:.2f}, {hi:.2f}]",
-               f"{m['final_return_iqm']:.2f}"]
+        row = [
+            g.name + (" (published)" if g.published else ""),
+            str(m["seeds"]),
+            f"{m['env_steps']:,}",
+            str(m["episodes"]),
+            f"{m['final_return_mean']:.2f} [{lo:.2f}, {hi:.2f}]",
+            f"{m['final_return_iqm']:.2f}",
+        ]
         if crafter:
-            row += ([f"{m['crafter_score_mean']:.2f} ± {m['crafter_score_std']:.2f}", f"{m['crafter_score_iqm']:.2f}"]
-                    if g.crafter else ["-", "-"])
+            row += (
+                [f"{m['crafter_score_mean']:.2f} ± {m['crafter_score_std']:.2f}", f"{m['crafter_score_iqm']:.2f}"]
+                if g.crafter
+                else ["-", "-"]
+            )
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in rows]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -244,13 +282,24 @@ def format_table(groups: list[Group]) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="train.py report",
-                                description="Multi-seed report: learning curves, Crafter scores and achievements "
-                                            "beside published results; a PNG and a table.")
-    p.add_argument("paths", nargs="*", metavar="EXPERIMENT_OR_RUN",
-                   help="experiment folders (seed_*/ runs) or run folders; each is one group")
-    p.add_argument("--scores", nargs="+", default=[], metavar="FILE.json",
-                   help="published runs in the crafter scores format (scores/<task>-<method>.json), as groups")
+    p = argparse.ArgumentParser(
+        prog="train.py report",
+        description="Multi-seed report: learning curves, Crafter scores and achievements "
+        "beside published results; a PNG and a table.",
+    )
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="EXPERIMENT_OR_RUN",
+        help="experiment folders (seed_*/ runs) or run folders; each is one group",
+    )
+    p.add_argument(
+        "--scores",
+        nargs="+",
+        default=[],
+        metavar="FILE.json",
+        help="published runs in the crafter scores format (scores/<task>-<method>.json), as groups",
+    )
     p.add_argument("--names", nargs="+", help="group names, in order (default: folder names / methods)")
     p.add_argument("--out", help="PNG path (default: report.png in the first folder)")
     p.add_argument("--json", dest="json_out", help="also write the numbers as JSON here")
@@ -270,7 +319,7 @@ def main(argv: list[str]) -> int:
         raise UserError(f"--names gives {len(names)} names for {total} groups")
     names += [None] * (total - len(names))
     groups = [load_group(p, n) for p, n in zip(args.paths, names)]
-    groups += [load_scores_group(p, n) for p, n in zip(args.scores, names[len(args.paths):])]
+    groups += [load_scores_group(p, n) for p, n in zip(args.scores, names[len(args.paths) :])]
     seen: dict[str, int] = {}
     for g in groups:  # keep legend entries apart
         seen[g.name] = seen.get(g.name, 0) + 1

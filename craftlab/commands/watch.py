@@ -41,7 +41,6 @@ from craftlab.core.errors import UserError
 from craftlab.runs.evaluation import StepView, rollout
 
 if TYPE_CHECKING:  # pragma: no cover
-
     pass
 
 PANEL_WIDTH = 300
@@ -73,7 +72,7 @@ def panel_lines(view: StepView, episodes: int) -> list[str]:
     if isinstance(inventory, dict):
         lines += ["", "inventory"]
         items = [f"{k} {int(v)}" for k, v in inventory.items() if int(v) > 0]
-        lines += ["  " + "  ".join(items[i:i + 2]) for i in range(0, len(items), 2)] or ["  (empty)"]
+        lines += ["  " + "  ".join(items[i : i + 2]) for i in range(0, len(items), 2)] or ["  (empty)"]
     achievements = view.info.get("achievements")
     if isinstance(achievements, dict):
         unlocked = [(k, int(v)) for k, v in achievements.items() if int(v) > 0]
@@ -149,8 +148,9 @@ class VideoFile:
         if self.path.suffix.lower() == ".gif":
             self._writer = imageio.get_writer(self.path, mode="I", duration=1000.0 / fps, loop=0)
         else:
-            self._writer = imageio.get_writer(self.path, fps=fps, codec="libx264", macro_block_size=1,
-                                              ffmpeg_log_level="error", quality=8)
+            self._writer = imageio.get_writer(
+                self.path, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error", quality=8
+            )
 
     def add(self, frame: np.ndarray) -> None:
         self._writer.append_data(frame)
@@ -234,22 +234,29 @@ class Window:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="train.py watch", description="Watch a trained agent play.",
-                                epilog="Window keys: space pause/resume, n or right one frame, "
-                                       "+/up faster, -/down slower, q/esc quit.")
+    p = argparse.ArgumentParser(
+        prog="train.py watch",
+        description="Watch a trained agent play.",
+        epilog="Window keys: space pause/resume, n or right one frame, +/up faster, -/down slower, q/esc quit.",
+    )
     p.add_argument("run", help="run folder, e.g. runs/<name>")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--checkpoint", type=int, metavar="STEP", help="checkpoint step (default: latest)")
-    which.add_argument("--best", action="store_true",
-                       help="the checkpoint with the best periodic evaluation (eval/evaluations.jsonl)")
+    which.add_argument(
+        "--best", action="store_true", help="the checkpoint with the best periodic evaluation (eval/evaluations.jsonl)"
+    )
     p.add_argument("--episodes", type=int, default=1, help="episodes to play (default 1)")
     p.add_argument("--seed", type=int, help="episode k is reset with seed+k (default: a random seed, printed)")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
-                      help="greedy actions (default)")
+    mode.add_argument(
+        "--deterministic", dest="deterministic", action="store_true", default=True, help="greedy actions (default)"
+    )
     mode.add_argument("--stochastic", dest="deterministic", action="store_false", help="sample actions")
-    p.add_argument("--fps", type=float, help="frames per second (default: the env's render_fps, at most 30; "
-                                             "terminal: 0 = no delay)")
+    p.add_argument(
+        "--fps",
+        type=float,
+        help="frames per second (default: the env's render_fps, at most 30; terminal: 0 = no delay)",
+    )
     p.add_argument("--max-steps", type=int, help="cut each episode after this many steps")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--video", metavar="OUT.mp4", help="write an mp4 instead of opening a window")
@@ -283,12 +290,15 @@ def main(argv: list[str]) -> int:
             returns = _play_visual(args, loaded, seed, min(default_fps, MAX_FPS))
         elif "ansi" in modes:
             if args.video or args.gif:
-                raise UserError(f"'{loaded.config.env.id}' is a text environment: it plays in the terminal; "
-                                "drop --video/--gif")
+                raise UserError(
+                    f"'{loaded.config.env.id}' is a text environment: it plays in the terminal; drop --video/--gif"
+                )
             returns = _play_text(args, loaded, seed, default_fps)
         else:
-            raise UserError(f"'{loaded.config.env.id}' renders neither images (rgb_array) nor text (ansi): "
-                            "there is nothing to watch; use 'python train.py eval' for its numbers")
+            raise UserError(
+                f"'{loaded.config.env.id}' renders neither images (rgb_array) nor text (ansi): "
+                "there is nothing to watch; use 'python train.py eval' for its numbers"
+            )
     finally:
         loaded.agent.close()
     for k, (ret, length) in enumerate(returns):
@@ -316,16 +326,19 @@ def _play_visual(args: argparse.Namespace, loaded: Any, seed: int, default_fps: 
             print(f"cannot open a window ({exc}); writing a video instead")
     if window is None and path is None:
         path = loaded.run_dir / "watch" / f"step_{loaded.checkpoint.step:010d}_{time.strftime('%Y%m%d-%H%M%S')}.mp4"
-        print(f"no display found (DISPLAY is not set): writing the rollout to {path} instead "
-              "(choose the file with --video OUT.mp4 or --gif OUT.gif; --window forces a window)")
+        print(
+            f"no display found (DISPLAY is not set): writing the rollout to {path} instead "
+            "(choose the file with --video OUT.mp4 or --gif OUT.gif; --window forces a window)"
+        )
     env = loaded.agent.envs.make(render_mode="rgb_array")
     video = VideoFile(path, fps) if path is not None else None
     returns: list[tuple[float, int]] = []
     try:
         views = rollout(loaded.agent, env, args.episodes, args.deterministic, seed, args.max_steps)
         for view, returns in _episodes(views):
-            frame = compose_frame(view.frame, panel_lines(view, args.episodes),
-                                  footer=Window.HELP if window is not None else None)
+            frame = compose_frame(
+                view.frame, panel_lines(view, args.episodes), footer=Window.HELP if window is not None else None
+            )
             if video is not None:
                 video.add(frame)
             elif not window.show(frame):
@@ -352,8 +365,13 @@ def _play_text(args: argparse.Namespace, loaded: Any, seed: int, default_fps: fl
         for view, returns in _episodes(views):
             text = view.frame if isinstance(view.frame, str) else str(view.frame)
             lines = panel_lines(view, args.episodes)
-            out = ("\x1b[H\x1b[2J" if clear else "") + text.rstrip("\n") + "\n" + "  ".join(
-                line.strip() for line in lines[:5]) + "\n"
+            out = (
+                ("\x1b[H\x1b[2J" if clear else "")
+                + text.rstrip("\n")
+                + "\n"
+                + "  ".join(line.strip() for line in lines[:5])
+                + "\n"
+            )
             sys.stdout.write(out)
             sys.stdout.flush()
             if fps > 0:

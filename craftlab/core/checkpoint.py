@@ -54,6 +54,7 @@ def space_signature(space: gym.Space) -> str:
     checkpoint from an env with other observations or actions."""
     return repr(space)
 
+
 META_FILE = "meta.json"
 LATEST_FILE = "latest"
 FORMAT_VERSION = 1
@@ -173,7 +174,7 @@ class Checkpointer:
         pointer = self.directory / LATEST_FILE
         latest_name = pointer.read_text().strip() if pointer.is_file() else None
         for old in sorted(self.directory.glob(".old-step_*")):
-            name = old.name[len(".old-"):].rsplit("-", 1)[0]  # .old-step_N-<pid> -> step_N
+            name = old.name[len(".old-") :].rsplit("-", 1)[0]  # .old-step_N-<pid> -> step_N
             if name == latest_name and not (self.directory / name).exists() and read_meta(old) is not None:
                 try:
                     old.rename(self.directory / name)
@@ -191,8 +192,7 @@ class Checkpointer:
             done.append(f"removed {stray.name}")
         complete = self.list()
         for path in self.directory.glob("step_*"):  # zero-padded: names sort like steps
-            if (complete and path.is_dir() and not (path / META_FILE).exists()
-                    and path.name < complete[-1].path.name):
+            if complete and path.is_dir() and not (path / META_FILE).exists() and path.name < complete[-1].path.name:
                 shutil.rmtree(path, ignore_errors=True)
                 done.append(f"removed {path.name} (no {META_FILE}: a deletion cut short)")
         if done:
@@ -229,10 +229,14 @@ class Checkpointer:
             if info is None:
                 corrupt = self.unreadable()
                 if corrupt:
-                    raise CheckpointError(f"no usable checkpoint in '{self.directory}': {_list_corrupt(corrupt)}; "
-                                          "restore it from a backup, or start a new run")
-                raise CheckpointError(f"no checkpoint in '{self.directory}'; the run saved none yet "
-                                      "(train.checkpoint_interval sets how often it saves)")
+                    raise CheckpointError(
+                        f"no usable checkpoint in '{self.directory}': {_list_corrupt(corrupt)}; "
+                        "restore it from a backup, or start a new run"
+                    )
+                raise CheckpointError(
+                    f"no checkpoint in '{self.directory}'; the run saved none yet "
+                    "(train.checkpoint_interval sets how often it saves)"
+                )
             return info
         found = self.list()
         for info in found:
@@ -241,8 +245,9 @@ class Checkpointer:
         steps = ", ".join(str(c.step) for c in found) or "none"
         corrupt = [c for c in self.unreadable() if checkpoint_step(c[0].parent) == step]
         if corrupt:
-            raise CheckpointError(f"the checkpoint at step {step} is unusable: {_list_corrupt(corrupt)}; "
-                                  f"other steps available: {steps}")
+            raise CheckpointError(
+                f"the checkpoint at step {step} is unusable: {_list_corrupt(corrupt)}; other steps available: {steps}"
+            )
         raise CheckpointError(f"no checkpoint at step {step} in '{self.directory}'; available steps: {steps}")
 
     def unreadable(self) -> list[tuple[Path, str]]:
@@ -315,13 +320,23 @@ def load_into(agent: Checkpointable, info: CheckpointInfo) -> None:
     agent.num_timesteps = info.step
 
 
-LOAD_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, RuntimeError, ValueError, KeyError, TypeError,
-                                                IndexError, AttributeError, pickle.UnpicklingError)
+LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    RuntimeError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    pickle.UnpicklingError,
+)
 """what loading a truncated, empty or garbage checkpoint file raises (torch.load and load_state_dict)"""
 
 
-def load_with_fallback(agent: Checkpointable, checkpointer: Checkpointer, first: CheckpointInfo,
-                       fallback: bool = True) -> tuple[CheckpointInfo, list[str]]:
+def load_with_fallback(
+    agent: Checkpointable, checkpointer: Checkpointer, first: CheckpointInfo, fallback: bool = True
+) -> tuple[CheckpointInfo, list[str]]:
     """Load ``first`` into ``agent``; when its files are corrupt (a truncated copy,
     a full disk) and ``fallback``, the next older complete checkpoint, and so on.
 
@@ -341,14 +356,20 @@ def load_with_fallback(agent: Checkpointable, checkpointer: Checkpointer, first:
         problem = _load_problem(agent, info)
         if problem is None:
             agent.num_timesteps = info.step
-            newer = [c for c in checkpointer.unreadable() if checkpoint_step(c[0].parent) > info.step] if fallback else []
-            notes = [f"'{path}' is corrupt ({reason}); loaded the checkpoint at step {info.step} instead"
-                     for path, reason in [*newer, *corrupt]]
+            newer = (
+                [c for c in checkpointer.unreadable() if checkpoint_step(c[0].parent) > info.step] if fallback else []
+            )
+            notes = [
+                f"'{path}' is corrupt ({reason}); loaded the checkpoint at step {info.step} instead"
+                for path, reason in [*newer, *corrupt]
+            ]
             return info, notes
         corrupt.append(problem)
     hint = "" if fallback else "; pick another step (--checkpoint) or leave it out for the newest loadable one"
-    raise CheckpointError(f"no loadable checkpoint in '{checkpointer.directory}': {_list_corrupt(corrupt)}"
-                          + (hint or "; restore the files from a backup, or start a new run"))
+    raise CheckpointError(
+        f"no loadable checkpoint in '{checkpointer.directory}': {_list_corrupt(corrupt)}"
+        + (hint or "; restore the files from a backup, or start a new run")
+    )
 
 
 def _load_problem(agent: Checkpointable, info: CheckpointInfo) -> tuple[Path, str] | None:

@@ -137,9 +137,7 @@ def check_value(value: Any, tp: Any, key: str) -> Any:
                 return check_value(value, arg, key)
             except ConfigError as exc:
                 errors.append(exc)
-        raise ConfigError(
-            f"config key '{key}' must be {_type_name(tp)}, got {type(value).__name__} {value!r}"
-        )
+        raise ConfigError(f"config key '{key}' must be {_type_name(tp)}, got {type(value).__name__} {value!r}")
     if origin is Literal:
         if value in args:
             return value
@@ -205,9 +203,7 @@ def build_dataclass(cls: type, values: dict[str, Any] | None, prefix: str = "") 
     kwargs = {}
     for key, value in values.items():
         if key not in names:
-            raise ConfigError(
-                f"config key '{prefix}{key}' does not exist; {did_you_mean(key, names)}"
-            )
+            raise ConfigError(f"config key '{prefix}{key}' does not exist; {did_you_mean(key, names)}")
         kwargs[key] = check_value(value, hints[key], prefix + key)
     try:
         obj = cls(**kwargs)
@@ -427,5 +423,10 @@ def fix_yaml_floats(data: Any) -> Any:
 
 
 def save_run_config(config: RunConfig, path: str | Path) -> None:
-    data = {"name": config.name, "env": to_dict(config.env), "algo": to_dict(config.algo), "train": to_dict(config.train)}
+    data = {
+        "name": config.name,
+        "env": to_dict(config.env),
+        "algo": to_dict(config.algo),
+        "train": to_dict(config.train),
+    }
     Path(path).write_text(yaml.safe_dump(data, sort_keys=False))

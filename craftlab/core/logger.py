@@ -93,8 +93,14 @@ class RunLogger:
         if progress_bar:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total_timesteps, initial=start_step, unit="step", dynamic_ncols=True,
-                            smoothing=0.05, mininterval=0.5)
+            self.bar = tqdm(
+                total=total_timesteps,
+                initial=start_step,
+                unit="step",
+                dynamic_ncols=True,
+                smoothing=0.05,
+                mininterval=0.5,
+            )
 
     # ------------------------------------------------------------------ episodes
 

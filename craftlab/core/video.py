@@ -19,8 +19,9 @@ def write_video(path: str | Path, frames: np.ndarray | list[np.ndarray], fps: in
         imageio.mimsave(path, frames, duration=1000 / fps, loop=0)  # type: ignore[arg-type]
     else:
         # macro_block_size=1 keeps odd frame sizes instead of resizing them
-        with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1,
-                                ffmpeg_log_level="error", quality=8) as writer:
+        with imageio.get_writer(
+            path, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error", quality=8
+        ) as writer:
             for frame in frames:
                 writer.append_data(frame)  # type: ignore[attr-defined]
     return path

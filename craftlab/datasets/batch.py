@@ -35,8 +35,9 @@ class TransitionBatch:
     def stack(transitions: Sequence[tuple[Obs, Any, float, Obs, bool]]) -> "TransitionBatch":
         """A list of single transitions -> one batch."""
         obs, act, rew, nxt, done = zip(*transitions)
-        return TransitionBatch(_stack(obs), np.asarray(act), np.asarray(rew, np.float32), _stack(nxt),
-                               np.asarray(done, bool))
+        return TransitionBatch(
+            _stack(obs), np.asarray(act), np.asarray(rew, np.float32), _stack(nxt), np.asarray(done, bool)
+        )
 
 
 def _stack(items: Sequence[Obs]) -> Obs:

@@ -38,11 +38,9 @@ import gymnasium as gym
 import numpy as np
 
 from craftlab.datasets.batch import TransitionBatch
-from craftlab.envs.minerl.spaces import observation_to_gymnasium
+from craftlab.envs.minerl.spaces import action_to_gymnasium, observation_to_gymnasium, to_gymnasium_space
 from craftlab.envs.minerl.specs import spec
-from craftlab.envs.minerl.spaces import to_gymnasium_space
 from craftlab.envs.registry import apply_wrappers
-from craftlab.envs.minerl.spaces import action_to_gymnasium
 
 ALLOWED_VERSIONS = (3, 4)
 _VERSION_RE = re.compile(r"v([0-9]+?)_")
@@ -115,8 +113,8 @@ def read_trajectory(path: str | os.PathLike) -> Iterator[tuple[dict, dict, np.fl
         raise CorruptTrajectory("rendered.npz has no 'reward'")
     reward = data["reward"].astype(np.float32)
     steps = len(reward)
-    actions = {k[len("action$"):]: v for k, v in data.items() if k.startswith("action$")}
-    observations = {k[len("observation$"):]: v for k, v in data.items() if k.startswith("observation$")}
+    actions = {k[len("action$") :]: v for k, v in data.items() if k.startswith("action$")}
+    observations = {k[len("observation$") :]: v for k, v in data.items() if k.startswith("observation$")}
     for k, v in actions.items():
         if len(v) != steps:
             raise CorruptTrajectory(f"action${k} has {len(v)} steps, reward has {steps}")
@@ -152,8 +150,13 @@ def read_trajectory(path: str | os.PathLike) -> Iterator[tuple[dict, dict, np.fl
             obs["pov"] = current
             nxt = _at(obs_tree, t + 1)
             nxt["pov"] = following
-            yield (OrderedDict(sorted(obs.items())), _at(act_tree, t), reward[t],
-                   OrderedDict(sorted(nxt.items())), np.bool_(t == steps - 1))
+            yield (
+                OrderedDict(sorted(obs.items())),
+                _at(act_tree, t),
+                reward[t],
+                OrderedDict(sorted(nxt.items())),
+                np.bool_(t == steps - 1),
+            )
             current = following
     finally:
         reader.close()
@@ -218,8 +221,14 @@ class DemonstrationDataset:
         max_trajectories: use at most this many trajectories (0: all).
     """
 
-    def __init__(self, root: str | os.PathLike | None, minerl_id: str, env_config: Any,
-                 minerl_version: str = "0.4.4", max_trajectories: int = 0):
+    def __init__(
+        self,
+        root: str | os.PathLike | None,
+        minerl_id: str,
+        env_config: Any,
+        minerl_version: str = "0.4.4",
+        max_trajectories: int = 0,
+    ):
 
         self.root = data_root(root)
         self.minerl_id = minerl_id
@@ -233,8 +242,10 @@ class DemonstrationDataset:
         self.env = apply_wrappers(self.replay, dataclasses.replace(env_config, wrappers=wrappers))
         self.action_wrapper = find_action_wrapper(self.env)
         if self.action_wrapper is None:
-            raise ValueError("the env's wrappers have no MineRL action wrapper (minerl_discrete, "
-                             "minerl_multidiscrete or minerl_kmeans) to discretise demonstrations with")
+            raise ValueError(
+                "the env's wrappers have no MineRL action wrapper (minerl_discrete, "
+                "minerl_multidiscrete or minerl_kmeans) to discretise demonstrations with"
+            )
         self.action_counts: Counter = Counter()
         """demonstrated (decision) steps per discrete action label"""
         self.skipped: list[str] = []
@@ -258,7 +269,9 @@ class DemonstrationDataset:
                 obs, _ = self.env.reset()
                 done = False
                 while not done:
-                    action = self.action_wrapper.reverse_action(action_to_gymnasium(self.replay.demo_action, dict_space))
+                    action = self.action_wrapper.reverse_action(
+                        action_to_gymnasium(self.replay.demo_action, dict_space)
+                    )
                     nxt, reward, terminated, truncated, _ = self.env.step(action)
                     done = terminated or truncated
                     self.action_counts.update(self._label(action))
@@ -270,8 +283,9 @@ class DemonstrationDataset:
                 self.skipped.append(reason)
                 warnings.warn(f"skipping corrupt MineRL trajectory {reason}", RuntimeWarning, stacklevel=2)
 
-    def batches(self, batch_size: int, shuffle_buffer: int = 10_000, seed: int = 0,
-                epochs: int | None = None) -> Iterator[TransitionBatch]:
+    def batches(
+        self, batch_size: int, shuffle_buffer: int = 10_000, seed: int = 0, epochs: int | None = None
+    ) -> Iterator[TransitionBatch]:
         """Shuffled batches of ``batch_size`` (a reservoir of ``shuffle_buffer``
         transitions), over ``epochs`` passes (None: forever). Raises
         ValueError if there is no usable trajectory."""
@@ -289,8 +303,10 @@ class DemonstrationDataset:
                 out, buffer[i] = buffer[i], tr
                 yield from self._emit([out], batch_size, rng, flush=False)
             if produced == 0:
-                raise ValueError(f"no usable {self.minerl_id} trajectories under {self.root} "
-                                 f"(found {len(self.paths)}, skipped {len(self.skipped)})")
+                raise ValueError(
+                    f"no usable {self.minerl_id} trajectories under {self.root} "
+                    f"(found {len(self.paths)}, skipped {len(self.skipped)})"
+                )
             rng.shuffle(buffer)
             yield from self._emit(buffer, batch_size, rng, flush=True)
             epoch += 1
@@ -309,8 +325,10 @@ class DemonstrationDataset:
     def report(self) -> str:
         """How many demonstrated actions each discrete action absorbed."""
         total = sum(self.action_counts.values()) or 1
-        lines = [f"{self.minerl_id}: {self.transitions} transitions from {len(self.paths) - len(self.skipped)} "
-                 f"trajectories ({len(self.skipped)} skipped)"]
+        lines = [
+            f"{self.minerl_id}: {self.transitions} transitions from {len(self.paths) - len(self.skipped)} "
+            f"trajectories ({len(self.skipped)} skipped)"
+        ]
         for label, n in sorted(self.action_counts.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {label:<32} {n:>8}  {100 * n / total:5.1f}%")
         return "\n".join(lines)

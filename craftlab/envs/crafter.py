@@ -28,6 +28,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from craftlab.core.metrics import AchievementMetrics
 from craftlab.envs.crafter_fast import FastCrafter
 from craftlab.envs.crafter_world import OrderedChunksWorld, OrderedSet
@@ -35,18 +36,49 @@ from craftlab.envs.crafter_world import OrderedChunksWorld, OrderedSet
 __all__ = ["ACHIEVEMENTS", "CrafterEnv", "OrderedChunksWorld", "OrderedSet", "crafter_metrics", "crafter_score"]
 
 ACHIEVEMENTS: tuple[str, ...] = (
-    "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling",
-    "collect_stone", "collect_wood", "defeat_skeleton", "defeat_zombie", "eat_cow", "eat_plant",
-    "make_iron_pickaxe", "make_iron_sword", "make_stone_pickaxe", "make_stone_sword",
-    "make_wood_pickaxe", "make_wood_sword", "place_furnace", "place_plant", "place_stone",
-    "place_table", "wake_up",
+    "collect_coal",
+    "collect_diamond",
+    "collect_drink",
+    "collect_iron",
+    "collect_sapling",
+    "collect_stone",
+    "collect_wood",
+    "defeat_skeleton",
+    "defeat_zombie",
+    "eat_cow",
+    "eat_plant",
+    "make_iron_pickaxe",
+    "make_iron_sword",
+    "make_stone_pickaxe",
+    "make_stone_sword",
+    "make_wood_pickaxe",
+    "make_wood_sword",
+    "place_furnace",
+    "place_plant",
+    "place_stone",
+    "place_table",
+    "wake_up",
 )
 """The 22 Crafter achievements, in the crafter package's (alphabetical) order."""
 
 ACTIONS: tuple[str, ...] = (
-    "noop", "move_left", "move_right", "move_up", "move_down", "do", "sleep", "place_stone",
-    "place_table", "place_furnace", "place_plant", "make_wood_pickaxe", "make_stone_pickaxe",
-    "make_iron_pickaxe", "make_wood_sword", "make_stone_sword", "make_iron_sword",
+    "noop",
+    "move_left",
+    "move_right",
+    "move_up",
+    "move_down",
+    "do",
+    "sleep",
+    "place_stone",
+    "place_table",
+    "place_furnace",
+    "place_plant",
+    "make_wood_pickaxe",
+    "make_stone_pickaxe",
+    "make_iron_pickaxe",
+    "make_wood_sword",
+    "make_stone_sword",
+    "make_iron_sword",
 )
 """Crafter's 17 actions, index = action id."""
 
@@ -86,8 +118,9 @@ class CrafterEnv(gym.Env):
 
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self._env = _make_engine(engine, area=tuple(area), view=tuple(view), size=tuple(size),
-                                 reward=reward, length=length, seed=0)
+        self._env = _make_engine(
+            engine, area=tuple(area), view=tuple(view), size=tuple(size), reward=reward, length=length, seed=0
+        )
         self.length = length
         self.render_mode = render_mode
         self.render_size = tuple(render_size)

@@ -162,8 +162,8 @@ _WALKABLE = np.zeros(len(constants.materials) + 1, np.bool_)
 for _name in constants.walkable:
     _WALKABLE[_MAT[_name]] = True
 # Module constants are frozen into the jitted passes below.
-_WATER, _GRASS, _STONE, _PATH, _SAND, _TREE = (_MAT[n] for n in ('water', 'grass', 'stone', 'path', 'sand', 'tree'))
-_LAVA, _COAL, _IRON, _DIAMOND = (_MAT[n] for n in ('lava', 'coal', 'iron', 'diamond'))
+_WATER, _GRASS, _STONE, _PATH, _SAND, _TREE = (_MAT[n] for n in ("water", "grass", "stone", "path", "sand", "tree"))
+_LAVA, _COAL, _IRON, _DIAMOND = (_MAT[n] for n in ("lava", "coal", "iron", "diamond"))
 _COW, _ZOMBIE, _SKELETON = 1, 2, 3  # creature kinds chosen by _creature_kinds
 
 
@@ -313,7 +313,7 @@ def _run_with_uniforms(random, fn, *args, guess=4096):
 
 def generate_world(world, player):
     """Bit-identical replacement for ``crafter.worldgen.generate_world``."""
-    simplex = opensimplex.OpenSimplex(seed=world.random.randint(0, 2 ** 31 - 1))
+    simplex = opensimplex.OpenSimplex(seed=world.random.randint(0, 2**31 - 1))
     perm, pgi = simplex._perm, simplex._perm_grad_index3
     w, h = world.area
     px, py = int(player.pos[0]), int(player.pos[1])
@@ -361,6 +361,7 @@ def generate_world(world, player):
 # Rendering.
 # --------------------------------------------------------------------------------------
 
+
 def _pil_blend_lut(alpha):
     """``lut[a, b]`` = the byte ``Image.blend(a, b, alpha)`` gives, taken from PIL itself.
 
@@ -370,8 +371,7 @@ def _pil_blend_lut(alpha):
     """
     a = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
     b = np.ascontiguousarray(a.T)
-    out = np.array(Image.blend(Image.fromarray(np.stack([a] * 3, -1)),
-                               Image.fromarray(np.stack([b] * 3, -1)), alpha))
+    out = np.array(Image.blend(Image.fromarray(np.stack([a] * 3, -1)), Image.fromarray(np.stack([b] * 3, -1)), alpha))
     return np.ascontiguousarray(out[..., 0])
 
 
@@ -393,14 +393,15 @@ def _night_luts():
     if _NIGHT_LUTS is None:
         colors = np.random.RandomState(0).randint(0, 256, (512, 512, 3)).astype(np.uint8)
         colors[0, :256, :] = np.arange(256, dtype=np.uint8)[:, None]  # the grey ramp
-        ok = np.array_equal(np.array(Image.fromarray(colors).convert('L')), _rgb_to_l(colors))
+        ok = np.array_equal(np.array(Image.fromarray(colors).convert("L")), _rgb_to_l(colors))
         _NIGHT_LUTS = (_pil_blend_lut(0.4), _pil_blend_lut(0.0)) if ok else False
     return _NIGHT_LUTS or None
 
 
 @njit(cache=True)
-def _night_light(canvas, vignette, noise, amount, daylight, sleeping,
-                 blend_color, blend_sleep, night_tint, sleep_tint, out):
+def _night_light(
+    canvas, vignette, noise, amount, daylight, sleeping, blend_color, blend_sleep, night_tint, sleep_tint, out
+):
     """engine.LocalView's ``_light`` for daylight < 0.5 (and ``_sleep``), cast to uint8, in one pass.
 
     Each pixel goes through the stock float64 operations in the stock order --
@@ -421,16 +422,16 @@ def _night_light(canvas, vignette, noise, amount, daylight, sleeping,
             term = mask * noise[x, y]
             for k in range(3):
                 night[k] = np.uint8(inv_mask * canvas[x, y, k] + term)
-            lum = (np.int64(night[0]) * 19595 + np.int64(night[1]) * 38470
-                   + np.int64(night[2]) * 7471 + 0x8000) >> 16
+            lum = (np.int64(night[0]) * 19595 + np.int64(night[1]) * 38470 + np.int64(night[2]) * 7471 + 0x8000) >> 16
             for k in range(3):
                 tinted = 0.5 * blend_color[lum, night[k]] + night_tint[k]
                 lit[k] = daylight * canvas[x, y, k] + inv_day * tinted
             if sleeping:
                 for k in range(3):
                     night[k] = np.uint8(lit[k])
-                lum = (np.int64(night[0]) * 19595 + np.int64(night[1]) * 38470
-                       + np.int64(night[2]) * 7471 + 0x8000) >> 16
+                lum = (
+                    np.int64(night[0]) * 19595 + np.int64(night[1]) * 38470 + np.int64(night[2]) * 7471 + 0x8000
+                ) >> 16
                 for k in range(3):
                     lit[k] = 0.5 * blend_sleep[lum, night[k]] + sleep_tint[k]
             for k in range(3):
@@ -494,8 +495,9 @@ class FastCrafter(crafter.Env):
         item_rows = int(np.ceil(len(constants.items) / self._view[0]))
         self._local_view = engine.LocalView(self._world, self._textures, [self._view[0], self._view[1] - item_rows])
         self._item_view = engine.ItemView(self._textures, [self._view[0], item_rows])
-        self._sem_view = engine.SemanticView(self._world, [
-            objects.Player, objects.Cow, objects.Zombie, objects.Skeleton, objects.Arrow, objects.Plant])
+        self._sem_view = engine.SemanticView(
+            self._world, [objects.Player, objects.Cow, objects.Zombie, objects.Skeleton, objects.Arrow, objects.Plant]
+        )
         self._world.sem_ids = self._sem_view._obj_ids
         self._grid = np.array(self._local_view._grid)
         self._tiles: dict[tuple[int, int], _Tiles] = {}
@@ -509,7 +511,7 @@ class FastCrafter(crafter.Env):
         center = (self._world.area[0] // 2, self._world.area[1] // 2)
         self._episode += 1
         self._step = 0
-        self._world.reset(seed=hash((self._seed, self._episode)) % (2 ** 31 - 1))
+        self._world.reset(seed=hash((self._seed, self._episode)) % (2**31 - 1))
         self._update_time()
         self._player = objects.Player(self._world, center)
         self._last_health = self._player.health
@@ -531,8 +533,8 @@ class FastCrafter(crafter.Env):
         reward = (self._player.health - self._last_health) / 10
         self._last_health = self._player.health
         unlocked = {
-            name for name, count in self._player.achievements.items()
-            if count > 0 and name not in self._unlocked}
+            name for name, count in self._player.achievements.items() if count > 0 and name not in self._unlocked
+        }
         if unlocked:
             self._unlocked |= unlocked
             reward += 1.0
@@ -540,12 +542,12 @@ class FastCrafter(crafter.Env):
         over = self._length and self._step >= self._length
         done = dead or over
         info = {
-            'inventory': self._player.inventory.copy(),
-            'achievements': self._player.achievements.copy(),
-            'discount': 1 - float(dead),
-            'semantic': self._semantic(),
-            'player_pos': self._player.pos,
-            'reward': reward,
+            "inventory": self._player.inventory.copy(),
+            "achievements": self._player.achievements.copy(),
+            "discount": 1 - float(dead),
+            "semantic": self._semantic(),
+            "player_pos": self._player.pos,
+            "reward": reward,
         }
         if not self._reward:
             reward = 0.0
@@ -586,8 +588,8 @@ class FastCrafter(crafter.Env):
         lists, and their order in the insertion-ordered chunk set, unchanged).
         """
         world = self._world
-        grass = world._mat_map == world._mat_ids['grass']
-        path = world._mat_map == world._mat_ids['path']
+        grass = world._mat_map == world._mat_ids["grass"]
+        path = world._mat_map == world._mat_ids["path"]
         csx, csy = world._chunk_size
         xedges = np.arange(0, world.area[0], csx)
         yedges = np.arange(0, world.area[1], csy)
@@ -609,20 +611,40 @@ class FastCrafter(crafter.Env):
                 if isinstance(obj, Cow):
                     cows.append(obj)
             self._balance(
-                chunk, zombies, grass, 6, 0, 0.3, 0.4,
+                chunk,
+                zombies,
+                grass,
+                6,
+                0,
+                0.3,
+                0.4,
                 lambda pos: Zombie(world, pos, self._player),
-                (0 if n_grass < 50 else 3.5 - 3 * light, 3.5 - 3 * light))
+                (0 if n_grass < 50 else 3.5 - 3 * light, 3.5 - 3 * light),
+            )
             self._balance(
-                chunk, skeletons, path, 7, 7, 0.1, 0.1,
+                chunk,
+                skeletons,
+                path,
+                7,
+                7,
+                0.1,
+                0.1,
                 lambda pos: Skeleton(world, pos, self._player),
-                (0 if n_path < 6 else 1, 2))
+                (0 if n_path < 6 else 1, 2),
+            )
             self._balance(
-                chunk, cows, grass, 5, 5, 0.01, 0.1,
+                chunk,
+                cows,
+                grass,
+                5,
+                5,
+                0.01,
+                0.1,
                 lambda pos: Cow(world, pos),
-                (0 if n_grass < 30 else 1, 1.5 + light))
+                (0 if n_grass < 30 else 1, 1.5 + light),
+            )
 
-    def _balance(self, chunk, creatures, mask_map, span_dist, despan_dist,
-                 spawn_prob, despawn_prob, ctor, targets):
+    def _balance(self, chunk, creatures, mask_map, span_dist, despan_dist, spawn_prob, despawn_prob, ctor, targets):
         """crafter.Env._balance_object with the creature list and targets precomputed (same draws)."""
         xmin, xmax, ymin, ymax = chunk
         random = self._world.random
@@ -665,9 +687,9 @@ class FastCrafter(crafter.Env):
         border = (size - (size // self._view) * self._view) // 2
         x, y = border
         w1, h1 = local_view.shape[:2]
-        canvas[x: x + w1, y: y + h1] = local_view
+        canvas[x : x + w1, y : y + h1] = local_view
         w2, h2 = item_view.shape[:2]
-        canvas[x: x + w2, y + h1: y + h1 + h2] = item_view
+        canvas[x : x + w2, y + h1 : y + h1 + h2] = item_view
         return canvas.transpose((1, 0, 2))
 
     def _render_items(self, unit):
@@ -697,7 +719,7 @@ class FastCrafter(crafter.Env):
         xa, xb = max(x0, 0), min(x0 + gx, world.area[0])
         ya, yb = max(y0, 0), min(y0 + gy, world.area[1])
         if xa < xb and ya < yb:
-            ids[xa - x0: xb - x0, ya - y0: yb - y0] = world._mat_map[xa:xb, ya:yb]
+            ids[xa - x0 : xb - x0, ya - y0 : yb - y0] = world._mat_map[xa:xb, ya:yb]
             # Objects in view: the stock loop draws every live object whose cell is
             # in the grid; those are exactly the nonzero entries of _obj_map here.
             window = world._obj_map[xa:xb, ya:yb]
@@ -722,8 +744,19 @@ class FastCrafter(crafter.Env):
             noise = world.random.uniform(32, 127, canvas.shape[:2])
             vignette = self._local_view._vignette(canvas.shape, 0.5)
             out = np.empty_like(canvas)
-            _night_light(canvas, vignette, noise, float(amount), float(daylight), bool(player.sleeping),
-                         luts[0], luts[1], _NIGHT_TINT, _SLEEP_TINT, out)
+            _night_light(
+                canvas,
+                vignette,
+                noise,
+                float(amount),
+                float(daylight),
+                bool(player.sleeping),
+                luts[0],
+                luts[1],
+                _NIGHT_TINT,
+                _SLEEP_TINT,
+                out,
+            )
             return out
         # Day: _light (without noise) and _sleep are per-pixel functions (numpy
         # elementwise ops, PIL's per-pixel L conversion and blend), so lighting the

@@ -30,8 +30,18 @@ from craftlab.envs.episode_stats import EpisodeStatistics
 from craftlab.envs.registry import apply_wrappers, make_base_env
 
 # Environments whose step is cheap enough that subprocesses cost more than they save.
-_CHEAP_ENV_PREFIXES = ("CartPole", "Pendulum", "MountainCar", "Acrobot", "FrozenLake", "CliffWalking",
-                       "Taxi", "Blackjack", "tabular/", "probe/")
+_CHEAP_ENV_PREFIXES = (
+    "CartPole",
+    "Pendulum",
+    "MountainCar",
+    "Acrobot",
+    "FrozenLake",
+    "CliffWalking",
+    "Taxi",
+    "Blackjack",
+    "tabular/",
+    "probe/",
+)
 
 
 def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
@@ -68,8 +78,11 @@ class EnvFactory:
         collisions, ~n^2 / 2^33). ``stream`` > 0 gives further independent sets
         (e.g. PPO-RND's warm-up envs) that never meet the training envs' seeds."""
         n = num_envs or self.num_envs
-        root = np.random.SeedSequence(self.seed) if stream == 0 else np.random.SeedSequence(
-            self.seed, spawn_key=(2**31 + stream,))
+        root = (
+            np.random.SeedSequence(self.seed)
+            if stream == 0
+            else np.random.SeedSequence(self.seed, spawn_key=(2**31 + stream,))
+        )
         return [int(child.generate_state(1)[0]) for child in root.spawn(n)]
 
     def make(self, index: int = 0, render_mode: str | None = None) -> gym.Env:
@@ -91,8 +104,12 @@ class EnvFactory:
         kind = self.vector_kind(n, vector)
         fns = [functools.partial(_make_seeded, self.config, seed) for seed in self.env_seeds(n)]
         if kind == "async":
-            return gym.vector.AsyncVectorEnv(fns, shared_memory=True, autoreset_mode=autoreset_mode,
-                                             context="forkserver" if _has_forkserver() else None)
+            return gym.vector.AsyncVectorEnv(
+                fns,
+                shared_memory=True,
+                autoreset_mode=autoreset_mode,
+                context="forkserver" if _has_forkserver() else None,
+            )
         return gym.vector.SyncVectorEnv(fns, autoreset_mode=autoreset_mode)
 
     def vector_kind(self, num_envs: int, vector: str | None = None) -> str:

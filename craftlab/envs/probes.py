@@ -140,7 +140,7 @@ class ImageObservationActionReward(gym.Env):
         """``uint8[size, size, 3]``: half ``side`` (0 left, 1 right) bright."""
         img = np.zeros((self.size, self.size, 3), dtype=np.uint8)
         half = self.size // 2
-        img[:, side * half:(side + 1) * half] = 255
+        img[:, side * half : (side + 1) * half] = 255
         return img
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

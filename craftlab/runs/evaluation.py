@@ -97,8 +97,9 @@ def rollout(
         total, t, done = 0.0, 0, False
         yield StepView(k, 0, 0.0, env.render() if render else None, info=dict(info))
         while not done:
-            action, state = agent.act(batch_observation(obs), state=state, episode_start=episode_start,
-                                      deterministic=deterministic)
+            action, state = agent.act(
+                batch_observation(obs), state=state, episode_start=episode_start, deterministic=deterministic
+            )
             action = unbatch_action(action)
             obs, reward, terminated, truncated, info = env.step(action)
             state = agent.observe(state, info)
@@ -106,8 +107,16 @@ def rollout(
             total += float(reward)
             t += 1
             done = bool(terminated or truncated or (max_steps is not None and t >= max_steps))
-            yield StepView(k, t, total, env.render() if render else None, float(reward),
-                           action_name(env, action) if render else None, dict(info), done)
+            yield StepView(
+                k,
+                t,
+                total,
+                env.render() if render else None,
+                float(reward),
+                action_name(env, action) if render else None,
+                dict(info),
+                done,
+            )
 
 
 def evaluate(
@@ -128,8 +137,9 @@ def evaluate(
     env = envs.make(render_mode="rgb_array" if record_frames else None)
     result = EvalResult([], [])
     try:
-        for view in rollout(agent, env, episodes, deterministic, seed, max_steps,
-                            render_episodes=1 if record_frames else 0):
+        for view in rollout(
+            agent, env, episodes, deterministic, seed, max_steps, render_episodes=1 if record_frames else 0
+        ):
             if view.frame is not None:
                 result.frames.append(view.frame)
             if view.done:

@@ -94,8 +94,9 @@ def check_python_interpreter(value: Any, key: str) -> str:
         raise ConfigError(f"config key '{key}': {value!r} is not an executable file; {fix}")
     names = {os.path.basename(path), os.path.basename(os.path.realpath(path))}
     if not any(PYTHON_NAME.fullmatch(n) for n in names):
-        raise ConfigError(f"config key '{key}': {value!r} is not a Python interpreter (its file name is not "
-                          f"python*); {fix}")
+        raise ConfigError(
+            f"config key '{key}': {value!r} is not a Python interpreter (its file name is not python*); {fix}"
+        )
     return path
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import numpy as np
 
 from craftlab.core.run_dir import RunDir
-
 from craftlab.envs.crafter import ACHIEVEMENTS, crafter_score
 
 SCORES_DIR = "scores"

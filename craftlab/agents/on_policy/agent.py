@@ -54,8 +54,14 @@ class OnPolicyAgent(Agent):
     def build_policy(self, shared: bool) -> ActorCritic:
         """The network; subclasses with extra heads (RND) override this."""
         beta = self.config.norm_value_beta if self.config.norm_value else 0.0
-        return ActorCritic(self.observation_space, self.action_space, self.config.network, shared, beta,
-                           self.config.norm_value_std_floor)
+        return ActorCritic(
+            self.observation_space,
+            self.action_space,
+            self.config.network,
+            shared,
+            beta,
+            self.config.norm_value_std_floor,
+        )
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         """Adam over all of the policy's parameters (A2C may pick RMSprop)."""
@@ -72,8 +78,16 @@ class OnPolicyAgent(Agent):
         """The rollout's storage (algorithms with per-step tensors of their own add them to ``extra``)."""
         return RolloutBuffer(self.config.num_steps, num_envs, self.observation_space, self.action_space, self.device)
 
-    def after_env_step(self, buffer: RolloutBuffer, t: int, obs: torch.Tensor, next_obs: torch.Tensor,
-                       next_state: Any, info: dict[str, Any], done: np.ndarray) -> Any:
+    def after_env_step(
+        self,
+        buffer: RolloutBuffer,
+        t: int,
+        obs: torch.Tensor,
+        next_obs: torch.Tensor,
+        next_state: Any,
+        info: dict[str, Any],
+        done: np.ndarray,
+    ) -> Any:
         """Called after step ``t`` of a rollout (``obs`` -> ``next_obs``; ``done[i]``: env i's
         episode ended and ``next_obs[i]`` is a new episode's first observation). Returns the
         policy state for the next step; algorithms with a memory of their own update it here
@@ -90,8 +104,9 @@ class OnPolicyAgent(Agent):
         """One policy/value update from a full rollout (advantages already computed).
         Returns diagnostics, logged as ``losses/<key>``."""
 
-    def compute_advantages(self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None,
-                           last_start: torch.Tensor) -> None:
+    def compute_advantages(
+        self, buffer: RolloutBuffer, last_obs: torch.Tensor, last_state: LSTMState | None, last_start: torch.Tensor
+    ) -> None:
         """Fill ``buffer.advantages`` and ``buffer.returns`` after a rollout (default: GAE,
         bootstrapped with V(s_T) of the observation after the rollout)."""
         last_value = self.policy.value(last_obs, last_state, last_start)
@@ -191,15 +206,19 @@ class OnPolicyAgent(Agent):
     # ------------------------------------------------------------- interface
 
     @torch.inference_mode()
-    def act(self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None,
-            deterministic: bool = True) -> tuple[np.ndarray, Any]:
+    def act(
+        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
         self.policy.eval()
         obs_t = self._obs_tensor(np.asarray(obs))
         if self.policy.stateful:
             if state is None:
                 state = self.policy.initial_state(obs_t.shape[0])
-            start = None if episode_start is None else torch.as_tensor(
-                np.asarray(episode_start), dtype=torch.float32, device=self.device)
+            start = (
+                None
+                if episode_start is None
+                else torch.as_tensor(np.asarray(episode_start), dtype=torch.float32, device=self.device)
+            )
             action, state = self.policy.act(obs_t, deterministic, state, start)
             return self._env_action(action), state
         action, _ = self.policy.act(obs_t, deterministic)

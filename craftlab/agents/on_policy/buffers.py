@@ -53,8 +53,9 @@ class RolloutBuffer:
     (T = num_steps, N = num_envs). Observations keep the env's dtype (uint8
     images stay bytes: 4x less memory and copying)."""
 
-    def __init__(self, num_steps: int, num_envs: int, observation_space: gym.Space, action_space: gym.Space,
-                 device: torch.device):
+    def __init__(
+        self, num_steps: int, num_envs: int, observation_space: gym.Space, action_space: gym.Space, device: torch.device
+    ):
         T, N = num_steps, num_envs
         obs_dtype = torch.uint8 if is_image_space(observation_space) else torch.float32
         self.obs = torch.zeros((T, N, *observation_space.shape), dtype=obs_dtype, device=device)
@@ -80,22 +81,30 @@ class RolloutBuffer:
         (:func:`craftlab.agents.on_policy.gae.gae`), bootstrapped with ``last_value`` = V(s_T)."""
         self.advantages, self.returns = gae(self.rewards, self.values, self.dones, last_value, gamma, gae_lambda)
 
-    def _samples(self, take: Callable[[torch.Tensor], torch.Tensor],
-                 lstm_states: LSTMState | None = None) -> RolloutBufferSamples:
+    def _samples(
+        self, take: Callable[[torch.Tensor], torch.Tensor], lstm_states: LSTMState | None = None
+    ) -> RolloutBufferSamples:
         """``take`` (selecting and reshaping ``[T, N, ...]`` -> ``[B, ...]``) of every tensor."""
         return RolloutBufferSamples(
-            observations=take(self.obs), actions=take(self.actions), old_values=take(self.values),
-            old_log_probs=take(self.log_probs), advantages=take(self.advantages), returns=take(self.returns),
-            episode_starts=take(self.episode_starts), lstm_states=lstm_states,
-            extra={k: take(v) for k, v in self.extra.items()})
+            observations=take(self.obs),
+            actions=take(self.actions),
+            old_values=take(self.values),
+            old_log_probs=take(self.log_probs),
+            advantages=take(self.advantages),
+            returns=take(self.returns),
+            episode_starts=take(self.episode_starts),
+            lstm_states=lstm_states,
+            extra={k: take(v) for k, v in self.extra.items()},
+        )
 
     def flat(self) -> RolloutBufferSamples:
         """The rollout as ``[T * N, ...]`` tensors (time-major)."""
         T, N = self.rewards.shape
         return self._samples(lambda v: v.reshape(T * N, *v.shape[2:]))
 
-    def minibatches(self, num_minibatches: int, rng: np.random.Generator,
-                    by_env: bool = False) -> Iterator[RolloutBufferSamples]:
+    def minibatches(
+        self, num_minibatches: int, rng: np.random.Generator, by_env: bool = False
+    ) -> Iterator[RolloutBufferSamples]:
         """One epoch of shuffled minibatches.
 
         ``by_env`` (recurrent policies): each minibatch holds whole env sequences,
@@ -106,13 +115,13 @@ class RolloutBuffer:
             size = max(1, (T * N) // num_minibatches)
             order = torch.from_numpy(rng.permutation(T * N)).to(self.obs.device)
             for start in range(0, T * N, size):
-                mb = order[start:start + size]
+                mb = order[start : start + size]
                 yield self._samples(lambda v, mb=mb: v.reshape(T * N, *v.shape[2:])[mb])
             return
         per = max(1, N // num_minibatches)
         envs = torch.from_numpy(rng.permutation(N)).to(self.obs.device)
         for start in range(0, N, per):
-            idx = envs[start:start + per]
+            idx = envs[start : start + per]
             state = None
             if self.initial_state is not None:
                 state = (self.initial_state[0][:, idx], self.initial_state[1][:, idx])

@@ -1,8 +1,8 @@
 """Generalised advantage estimation (Schulman et al. 2016, eq. 16)::
 
-    delta_t = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)
-    A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
-    R_t     = A_t + V(s_t)          (the value target, a lambda-return)
+delta_t = r_t + gamma * V(s_{t+1}) * (1 - done_t) - V(s_t)
+A_t     = delta_t + gamma * lambda * (1 - done_t) * A_{t+1}
+R_t     = A_t + V(s_t)          (the value target, a lambda-return)
 """
 
 from __future__ import annotations
@@ -10,8 +10,14 @@ from __future__ import annotations
 import torch
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
-        gamma: float, gae_lambda: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor,
+    values: torch.Tensor,
+    dones: torch.Tensor,
+    last_value: torch.Tensor,
+    gamma: float,
+    gae_lambda: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """GAE over ``[T, N]`` tensors (``dones[t]`` 1 where the episode ended at step t,
     ``last_value`` ``[N]`` = V(s_T)). Returns ``(advantages, returns)``, each ``[T, N]``."""
     T = rewards.shape[0]

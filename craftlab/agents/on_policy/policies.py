@@ -34,8 +34,15 @@ class ActorCritic(nn.Module):
     then step 1, ...); a rollout step is ``L = 1``.
     """
 
-    def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig,
-                 shared: bool, norm_value_beta: float = 0.0, norm_value_std_floor: float = 0.01):
+    def __init__(
+        self,
+        observation_space: gym.Space,
+        action_space: gym.Space,
+        network: NetworkConfig,
+        shared: bool,
+        norm_value_beta: float = 0.0,
+        norm_value_std_floor: float = 0.01,
+    ):
         super().__init__()
         recurrent = network.lstm > 0
         self.shared = shared or recurrent
@@ -62,8 +69,7 @@ class ActorCritic(nn.Module):
         else:
             raise ValueError(f"on-policy agents support Discrete and Box actions, got {action_space}")
         self.value_head = layer_init(nn.Linear(features, 1), gain=network.value_init_gain)
-        self.value_normalizer = (ValueNormalizer(norm_value_beta, norm_value_std_floor) if norm_value_beta > 0
-                                 else None)
+        self.value_normalizer = ValueNormalizer(norm_value_beta, norm_value_std_floor) if norm_value_beta > 0 else None
 
     # ------------------------------------------------------------ building blocks
 
@@ -89,8 +95,9 @@ class ActorCritic(nn.Module):
         zeros = torch.zeros(1, batch, self.lstm.hidden_size, device=device)
         return zeros, zeros.clone()
 
-    def encode(self, obs: torch.Tensor, state: LSTMState | None = None,
-               episode_start: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, LSTMState | None]:
+    def encode(
+        self, obs: torch.Tensor, state: LSTMState | None = None, episode_start: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, LSTMState | None]:
         """Observations ``[B, ...]`` -> (actor features ``[B, F]``, critic features ``[B, F]``, next state)."""
         actor = self.actor_encoder(obs)
         if self.lstm is None:
@@ -101,8 +108,9 @@ class ActorCritic(nn.Module):
         out, state = self._lstm_core(actor, state, episode_start)
         return out, out, state
 
-    def _lstm_core(self, x: torch.Tensor, state: LSTMState,
-                   episode_start: torch.Tensor | None) -> tuple[torch.Tensor, LSTMState]:
+    def _lstm_core(
+        self, x: torch.Tensor, state: LSTMState, episode_start: torch.Tensor | None
+    ) -> tuple[torch.Tensor, LSTMState]:
         """``x[L * S, F]`` (time-major) through the LSTM, zeroing the state of a
         sequence before a step whose ``episode_start`` is 1. Returns ``[L * S, H]``."""
         assert self.lstm is not None
@@ -114,7 +122,7 @@ class ActorCritic(nn.Module):
         keep = (1.0 - episode_start.float()).reshape(-1, 1, seqs, 1)  # [L, 1, S, 1]
         outs = []
         for t in range(x.shape[0]):
-            out, (h, c) = self.lstm(x[t:t + 1], (h * keep[t], c * keep[t]))
+            out, (h, c) = self.lstm(x[t : t + 1], (h * keep[t], c * keep[t]))
             outs.append(out)
         return torch.cat(outs).reshape(-1, self.lstm.hidden_size), (h, c)
 
@@ -133,8 +141,9 @@ class ActorCritic(nn.Module):
         """Return units -> the value head's units (identity without ``norm_value``)."""
         return value if self.value_normalizer is None else self.value_normalizer.normalize(value)
 
-    def _log_prob_entropy(self, dist: torch.distributions.Distribution,
-                          action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _log_prob_entropy(
+        self, dist: torch.distributions.Distribution, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         log_prob, entropy = dist.log_prob(action), dist.entropy()
         if not self.discrete:  # independent action dimensions: sum over them
             log_prob, entropy = log_prob.sum(-1), entropy.sum(-1)
@@ -142,15 +151,17 @@ class ActorCritic(nn.Module):
 
     # ------------------------------------------------------------------- calls
 
-    def value(self, obs: torch.Tensor, state: LSTMState | None = None,
-              episode_start: torch.Tensor | None = None) -> torch.Tensor:
+    def value(
+        self, obs: torch.Tensor, state: LSTMState | None = None, episode_start: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """V(s): ``float32[B]``."""
         if self.lstm is None:
             return self.value_from_features(self.critic_encoder(obs))
         return self.value_from_features(self.encode(obs, state, episode_start)[1])
 
-    def step(self, obs: torch.Tensor, state: LSTMState | None = None, episode_start: torch.Tensor | None = None
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, LSTMState | None]:
+    def step(
+        self, obs: torch.Tensor, state: LSTMState | None = None, episode_start: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, LSTMState | None]:
         """One rollout step: sample a ~ pi(.|s). Returns ``(action, log_prob[B], value[B], next_state)``
         (``action`` is ``[B]`` for Discrete, ``[B, act_dim]`` for Box)."""
         actor, critic, state = self.encode(obs, state, episode_start)
@@ -159,8 +170,13 @@ class ActorCritic(nn.Module):
         log_prob, _ = self._log_prob_entropy(dist, action)
         return action, log_prob, self.value_from_features(critic), state
 
-    def evaluate_actions(self, obs: torch.Tensor, action: torch.Tensor, state: LSTMState | None = None,
-                         episode_start: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def evaluate_actions(
+        self,
+        obs: torch.Tensor,
+        action: torch.Tensor,
+        state: LSTMState | None = None,
+        episode_start: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Score stored actions under the current parameters (for the losses):
         ``{"log_prob", "entropy", "value"}``, each ``float32[B]`` (value in return units).
         Subclasses with extra heads add their outputs (see ``agents/ppo_rnd.py``)."""
@@ -186,8 +202,13 @@ class ActorCritic(nn.Module):
         log_prob, entropy = self._log_prob_entropy(dist, action)
         return action, log_prob, entropy, self.value_from_features(critic)
 
-    def act(self, obs: torch.Tensor, deterministic: bool, state: LSTMState | None = None,
-            episode_start: torch.Tensor | None = None) -> tuple[torch.Tensor, LSTMState | None]:
+    def act(
+        self,
+        obs: torch.Tensor,
+        deterministic: bool,
+        state: LSTMState | None = None,
+        episode_start: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, LSTMState | None]:
         """Actions for acting (evaluation): the mode when ``deterministic``. Returns ``(action, next_state)``."""
         actor, _, state = self.encode(obs, state, episode_start)
         dist = self.distribution(actor)

@@ -25,17 +25,26 @@ def load_pretrained(policy: nn.Module, source: str, device: torch.device) -> lis
     if path.is_dir():
         path = path / AGENT_FILE
     if not path.is_file():
-        raise ConfigError(f"config key 'algo.init_from': '{source}' is not a run folder, checkpoint folder "
-                          "or agent.pt file")
+        raise ConfigError(
+            f"config key 'algo.init_from': '{source}' is not a run folder, checkpoint folder or agent.pt file"
+        )
     state = torch.load(path, map_location=device, weights_only=True)
     weights = state.get("policy", state) if isinstance(state, dict) else {}
     own = policy.state_dict()
     if not any(k.startswith("critic_encoder.") for k in weights) and any(k.startswith("critic_encoder.") for k in own):
-        weights = {**weights, **{"critic_encoder." + k[len("actor_encoder."):]: v
-                                 for k, v in weights.items() if k.startswith("actor_encoder.")}}
+        weights = {
+            **weights,
+            **{
+                "critic_encoder." + k[len("actor_encoder.") :]: v
+                for k, v in weights.items()
+                if k.startswith("actor_encoder.")
+            },
+        }
     matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     if not matched:
-        raise ConfigError(f"config key 'algo.init_from': no parameter of '{path}' matches this policy's "
-                          "names and shapes; use the same network settings as the run it came from")
+        raise ConfigError(
+            f"config key 'algo.init_from': no parameter of '{path}' matches this policy's "
+            "names and shapes; use the same network settings as the run it came from"
+        )
     policy.load_state_dict(matched, strict=False)
     return sorted(matched)

@@ -35,7 +35,7 @@ class ValueNormalizer(nn.Module):
         """Fold a batch of returns (any shape) into the averages."""
         b = self.beta
         self.m1.mul_(b).add_((1 - b) * returns.mean())
-        self.m2.mul_(b).add_((1 - b) * (returns ** 2).mean())
+        self.m2.mul_(b).add_((1 - b) * (returns**2).mean())
         self.debias.mul_(b).add_(1 - b)
 
     def stats(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,7 +43,7 @@ class ValueNormalizer(nn.Module):
         seen = self.debias > 0
         d = self.debias.clamp(min=1e-8)
         mu = self.m1 / d
-        sigma = (self.m2 / d - mu ** 2).clamp(min=self.std_floor ** 2).sqrt()
+        sigma = (self.m2 / d - mu**2).clamp(min=self.std_floor**2).sqrt()
         return torch.where(seen, mu, torch.zeros_like(mu)), torch.where(seen, sigma, torch.ones_like(sigma))
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:

@@ -81,8 +81,9 @@ class BanditAgent(EpisodicAgent):
 
     def act(self, obs, state=None, episode_start=None, deterministic=True):
         n = len(np.asarray(obs).reshape(-1))
-        return np.array([self.choose() if not deterministic else argmax_random(self.Q, self.rng)
-                         for _ in range(n)], dtype=np.int64), state
+        return np.array(
+            [self.choose() if not deterministic else argmax_random(self.Q, self.rng) for _ in range(n)], dtype=np.int64
+        ), state
 
     def tables(self) -> dict[str, np.ndarray]:
         return {"Q": self.Q, "N": self.N}

@@ -204,7 +204,8 @@ class StateIndex:
 def is_table_space(space: gym.Space) -> bool:
     """Whether :class:`StateIndex` can number the observations of ``space``."""
     return isinstance(space, gym.spaces.Discrete) or (
-        isinstance(space, gym.spaces.Tuple) and all(isinstance(s, gym.spaces.Discrete) for s in space.spaces))
+        isinstance(space, gym.spaces.Tuple) and all(isinstance(s, gym.spaces.Discrete) for s in space.spaces)
+    )
 
 
 class TabularAgent(EpisodicAgent):
@@ -216,11 +217,13 @@ class TabularAgent(EpisodicAgent):
             raise ConfigError(
                 f"algorithm '{self.name}' is tabular: it needs Discrete (or Tuple of Discrete) observations, but "
                 f"env '{envs.id}' gives {envs.observation_space}; pick a tabular env such as "
-                "tabular/windy_gridworld or FrozenLake-v1, or a deep agent such as ppo (python train.py list)")
+                "tabular/windy_gridworld or FrozenLake-v1, or a deep agent such as ppo (python train.py list)"
+            )
         if not isinstance(envs.action_space, gym.spaces.Discrete):
             raise ConfigError(
                 f"algorithm '{self.name}' is tabular: it needs a Discrete action space, but env '{envs.id}' has "
-                f"{envs.action_space}; pick an env with discrete actions or a deep agent such as ppo")
+                f"{envs.action_space}; pick an env with discrete actions or a deep agent such as ppo"
+            )
         super().__init__(config, envs, device, seed)
         self.index = StateIndex(self.observation_space)
         self.n_states = self.index.n

@@ -71,8 +71,9 @@ def values_text(env: gym.Env, V: np.ndarray, policy: np.ndarray | None) -> str |
     return "\n".join(lines) + "\n"
 
 
-def save_values(env: gym.Env, V: np.ndarray, policy: np.ndarray | None, run_dir: str | Path,
-                title: str = "") -> Path | None:
+def save_values(
+    env: gym.Env, V: np.ndarray, policy: np.ndarray | None, run_dir: str | Path, title: str = ""
+) -> Path | None:
     """Write ``values.txt`` and ``values.png`` (heat map with policy arrows) into ``run_dir``."""
     layout = grid_layout(env)
     if layout is None:
@@ -106,8 +107,15 @@ def save_values(env: gym.Env, V: np.ndarray, policy: np.ndarray | None, run_dir:
     return path
 
 
-def save_cost_to_go(cost: Callable[[np.ndarray], float], low: np.ndarray, high: np.ndarray, run_dir: str | Path,
-                    title: str = "", labels: tuple[str, str] = ("x0", "x1"), resolution: int = 50) -> Path:
+def save_cost_to_go(
+    cost: Callable[[np.ndarray], float],
+    low: np.ndarray,
+    high: np.ndarray,
+    run_dir: str | Path,
+    title: str = "",
+    labels: tuple[str, str] = ("x0", "x1"),
+    resolution: int = 50,
+) -> Path:
     """A continuous 2-D state's cost-to-go ``cost(x)`` (e.g. ``-max_a q(x, a)``, S&B Fig 10.1)
     as a heat map over ``[low, high]``, written to ``values.png`` in ``run_dir``."""
     import matplotlib
@@ -121,8 +129,7 @@ def save_cost_to_go(cost: Callable[[np.ndarray], float], low: np.ndarray, high: 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4.5))
-    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
-                      extent=(low[0], high[0], low[1], high[1]))
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", extent=(low[0], high[0], low[1], high[1]))
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_title(title, fontsize=8)

@@ -36,7 +36,7 @@ class DoubleQLearning(ControlAgent):
             obs, r, terminated, truncated = self.step_env(a)
             s2 = self.index(obs)
             update, other = (self.Q1, self.Q2) if self.rng.random() < 0.5 else (self.Q2, self.Q1)
-            a_star = argmax_random(update[s2], self.rng)                     # choose with one table,
+            a_star = argmax_random(update[s2], self.rng)  # choose with one table,
             target = r + (0.0 if terminated else gamma * other[s2, a_star])  # value with the other
             delta = target - update[s, a]
             update[s, a] += alpha * delta

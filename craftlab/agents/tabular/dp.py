@@ -20,7 +20,7 @@ The functions work on any model; the agents at the bottom wrap them for
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -30,9 +30,6 @@ from craftlab.agents.tabular.planning import (
     TabularModel,
     greedy,
     one_hot_policy,
-    policy_evaluation,
-    policy_iteration,
-    value_iteration,
 )
 from craftlab.core.config import require
 

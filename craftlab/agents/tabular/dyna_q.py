@@ -64,21 +64,27 @@ class DynaQ(ControlAgent):
             a = self.epsilon_greedy(s)
             obs, r, terminated, truncated = self.step_env(a)
             s2 = self.index(obs)
-            abs_td += abs(self.q_update(s, a, r, s2, terminated))          # (a) direct RL
-            if not self.seen[s, a]:                                         # (b) model learning
+            abs_td += abs(self.q_update(s, a, r, s2, terminated))  # (a) direct RL
+            if not self.seen[s, a]:  # (b) model learning
                 self.seen[s, a] = True
                 self._seen_pairs.append((s, a))
             self.model_reward[s, a], self.model_next[s, a], self.model_terminated[s, a] = r, s2, terminated
-            for _ in range(self.config.planning_steps):                     # (c) planning
+            for _ in range(self.config.planning_steps):  # (c) planning
                 ps, pa = self._seen_pairs[int(self.rng.integers(len(self._seen_pairs)))]
-                self.q_update(ps, pa, self.model_reward[ps, pa], int(self.model_next[ps, pa]),
-                              bool(self.model_terminated[ps, pa]))
+                self.q_update(
+                    ps, pa, self.model_reward[ps, pa], int(self.model_next[ps, pa]), bool(self.model_terminated[ps, pa])
+                )
             s, done = s2, terminated or truncated
         return {"losses/td_error": abs_td, "charts/epsilon": self.epsilon}
 
     def tables(self) -> dict[str, np.ndarray]:
-        return {"Q": self.Q, "seen": self.seen, "model_reward": self.model_reward,
-                "model_next": self.model_next, "model_terminated": self.model_terminated}
+        return {
+            "Q": self.Q,
+            "seen": self.seen,
+            "model_reward": self.model_reward,
+            "model_next": self.model_next,
+            "model_terminated": self.model_terminated,
+        }
 
     def load_state_dict(self, state) -> None:
         super().load_state_dict(state)

@@ -31,9 +31,9 @@ import numpy as np
 import torch
 
 from craftlab.agents.tabular.base import EpisodicAgent, TabularConfig, argmax_random
+from craftlab.agents.tabular.display import save_cost_to_go
 from craftlab.agents.tabular.tile_coding import TileCoder
 from craftlab.core.config import require
-from craftlab.agents.tabular.display import save_cost_to_go
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
@@ -75,8 +75,9 @@ class LinearSarsa(EpisodicAgent):
     Config = LinearSarsaConfig
     config: LinearSarsaConfig
 
-    def __init__(self, config: LinearSarsaConfig, envs: "EnvFactory", device: torch.device | str = "cpu",
-                 seed: int = 0):
+    def __init__(
+        self, config: LinearSarsaConfig, envs: "EnvFactory", device: torch.device | str = "cpu", seed: int = 0
+    ):
         super().__init__(config, envs, device, seed)
         space = self.observation_space
         if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
@@ -120,19 +121,19 @@ class LinearSarsa(EpisodicAgent):
     def run_episode(self) -> dict[str, float]:
         gamma = self.config.gamma
         step_size = self.config.alpha / self.config.n_tilings  # alpha per tile
-        tiles = self.tiling.active(self.reset_env())            # x(S): its active tiles
+        tiles = self.tiling.active(self.reset_env())  # x(S): its active tiles
         a = self.epsilon_greedy(tiles)
         done, abs_td = False, 0.0
         while not done:
             obs, r, terminated, truncated = self.step_env(a)
             q_sa = self.w[a, tiles].sum()
             if terminated:
-                delta = r - q_sa                                # terminal: q(S', .) = 0
+                delta = r - q_sa  # terminal: q(S', .) = 0
             else:
                 tiles2 = self.tiling.active(obs)
                 a2 = self.epsilon_greedy(tiles2)
                 delta = r + gamma * self.w[a2, tiles2].sum() - q_sa  # R + gamma q(S', A') - q(S, A)
-            self.w[a, tiles] += step_size * delta                # w_A <- w_A + alpha delta x(S)
+            self.w[a, tiles] += step_size * delta  # w_A <- w_A + alpha delta x(S)
             abs_td += abs(delta)
             done = terminated or truncated
             if not done:
@@ -150,12 +151,17 @@ class LinearSarsa(EpisodicAgent):
             return
 
         title = f"{self.name} on {self.envs.id}: cost-to-go -max_a q(s, a) after {self.episodes} episodes"
-        save_cost_to_go(lambda x: -self.q(self.tiling.active(x)).max(), self.tiling.low, self.tiling.high, run_dir,
-                        title=title, labels=_axis_labels(self.envs.id))
+        save_cost_to_go(
+            lambda x: -self.q(self.tiling.active(x)).max(),
+            self.tiling.low,
+            self.tiling.high,
+            run_dir,
+            title=title,
+            labels=_axis_labels(self.envs.id),
+        )
 
 
 def _axis_labels(env_id: str) -> tuple[str, str]:
     if env_id.startswith("MountainCar"):
         return "position", "velocity"
     return "observation[0]", "observation[1]"
-

@@ -75,19 +75,20 @@ class LSPIConfig(TabularConfig):
         require(self.ridge >= 0, "ridge", "must be >= 0")
 
 
-def state_features(kind: str, n_states: int, degree: int = 4, rbf_centers: int = 10,
-                   rbf_sigma: float = 4.0) -> np.ndarray:
+def state_features(
+    kind: str, n_states: int, degree: int = 4, rbf_centers: int = 10, rbf_sigma: float = 4.0
+) -> np.ndarray:
     """x(s) for every state index s, ``float64[n_states, k]``."""
     s = np.arange(n_states, dtype=np.float64)
     if kind == "one_hot":
         return np.eye(n_states)
     if kind == "polynomial":
-        z = s / max(n_states - 1, 1)                              # scaled to [0, 1] for a well-conditioned A
-        return z[:, None] ** np.arange(degree + 1)[None, :]       # (1, z, z^2, ..., z^degree)
+        z = s / max(n_states - 1, 1)  # scaled to [0, 1] for a well-conditioned A
+        return z[:, None] ** np.arange(degree + 1)[None, :]  # (1, z, z^2, ..., z^degree)
     if kind == "rbf":
         centres = np.linspace(0, n_states - 1, rbf_centers)
         bumps = np.exp(-((s[:, None] - centres[None, :]) ** 2) / (2 * rbf_sigma**2))
-        return np.hstack([np.ones((n_states, 1)), bumps])         # (1, exp(-(s - c_i)^2 / 2 sigma^2) ...)
+        return np.hstack([np.ones((n_states, 1)), bumps])  # (1, exp(-(s - c_i)^2 / 2 sigma^2) ...)
     raise ValueError(f"unknown features {kind!r}")
 
 
@@ -158,7 +159,7 @@ class LSPI(TabularAgent):
         while self.num_timesteps < total_timesteps:
             if self._obs is None:
                 self._obs = self.reset_env()
-            a = int(self.rng.integers(self.n_actions))           # behaviour policy: uniform random
+            a = int(self.rng.integers(self.n_actions))  # behaviour policy: uniform random
             obs, r, terminated, truncated = self.step_env(a)
             for key, value in zip(self.samples, (self.index(self._obs), a, r, self.index(obs), terminated)):
                 self.samples[key].append(value)
@@ -180,8 +181,8 @@ class LSPI(TabularAgent):
         gamma, k = self.config.gamma, self.k
         s, a, s2, terminated, count, reward_sum = self.batch_counts() if batch is None else batch
         n = len(s)
-        phi = np.zeros((n, self.n_actions * k))                  # phi(s, a): x(s) in block a
-        phi_next = np.zeros((n, self.n_actions * k))             # phi(s', pi(s')), 0 after termination
+        phi = np.zeros((n, self.n_actions * k))  # phi(s, a): x(s) in block a
+        phi_next = np.zeros((n, self.n_actions * k))  # phi(s', pi(s')), 0 after termination
         cols = np.arange(k)
         phi[np.arange(n)[:, None], a[:, None] * k + cols] = self.X[s]
         phi_next[np.arange(n)[:, None], policy[s2][:, None] * k + cols] = self.X[s2] * ~terminated[:, None]
@@ -196,14 +197,16 @@ class LSPI(TabularAgent):
             return
         batch = self.batch_counts()
         for iteration in range(1, self.config.max_iterations + 1):
-            policy = self.greedy_table()                          # pi <- greedy(q(., ., w))
-            W_new = self.lstdq(policy, batch)                     # evaluate pi by LSTDQ
+            policy = self.greedy_table()  # pi <- greedy(q(., ., w))
+            W_new = self.lstdq(policy, batch)  # evaluate pi by LSTDQ
             change = float(np.linalg.norm(W_new - self.W))
             self.W[...] = W_new
             self.iterations[0] = iteration
             if run is not None:
-                stats = {"losses/weight_change": change,
-                         "charts/policy_changes": float(np.sum(self.greedy_table() != policy))}
+                stats = {
+                    "losses/weight_change": change,
+                    "charts/policy_changes": float(np.sum(self.greedy_table() != policy)),
+                }
                 if self.q_star is not None:
                     stats["charts/optimal_action_fraction"] = self.optimal_fraction()
                 run.log(self.num_timesteps + iteration - 1, stats)
@@ -220,8 +223,9 @@ class LSPI(TabularAgent):
 
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
-        state["samples"] = {key: torch.tensor(np.array(values, dtype=np.float64))
-                            for key, values in self.samples.items()}
+        state["samples"] = {
+            key: torch.tensor(np.array(values, dtype=np.float64)) for key, values in self.samples.items()
+        }
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

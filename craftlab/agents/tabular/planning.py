@@ -75,8 +75,14 @@ def one_hot_policy(actions: np.ndarray, n_actions: int) -> np.ndarray:
     return np.eye(n_actions)[actions]
 
 
-def policy_evaluation(model: TabularModel, pi: np.ndarray, gamma: float, theta: float = 1e-10,
-                      V: np.ndarray | None = None, max_sweeps: int = 1_000_000) -> tuple[np.ndarray, int]:
+def policy_evaluation(
+    model: TabularModel,
+    pi: np.ndarray,
+    gamma: float,
+    theta: float = 1e-10,
+    V: np.ndarray | None = None,
+    max_sweeps: int = 1_000_000,
+) -> tuple[np.ndarray, int]:
     """Iterative policy evaluation: repeat ``V <- r_pi + gamma P_pi V`` until no
     value changes by more than ``theta``. Returns ``(v_pi float64[S], sweeps)``."""
     r_pi, P_pi = model.under_policy(pi)
@@ -90,16 +96,17 @@ def policy_evaluation(model: TabularModel, pi: np.ndarray, gamma: float, theta: 
     raise RuntimeError(f"policy evaluation did not converge in {max_sweeps} sweeps (improper policy with gamma=1?)")
 
 
-def policy_iteration(model: TabularModel, gamma: float, theta: float = 1e-10,
-                     max_iterations: int = 1000) -> tuple[np.ndarray, np.ndarray, int]:
+def policy_iteration(
+    model: TabularModel, gamma: float, theta: float = 1e-10, max_iterations: int = 1000
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Policy iteration from the uniform random policy.
     Returns ``(v* float64[S], pi* int64[S], policy improvement steps)``."""
     pi = np.full((model.n_states, model.n_actions), 1.0 / model.n_actions)
     V = None
     for iteration in range(1, max_iterations + 1):
-        V, _ = policy_evaluation(model, pi, gamma, theta, V=V)   # 1. evaluate pi
+        V, _ = policy_evaluation(model, pi, gamma, theta, V=V)  # 1. evaluate pi
         Q = model.q_values(V, gamma)
-        new_actions = greedy(Q)                                   # 2. improve: act greedily on Q_pi
+        new_actions = greedy(Q)  # 2. improve: act greedily on Q_pi
         # stable when pi already takes a greedy action everywhere (ties don't count as change)
         if np.all(np.einsum("sa,sa->s", pi, Q) >= Q.max(axis=1) - 1e-9) and iteration > 1:
             return V, new_actions, iteration
@@ -107,8 +114,9 @@ def policy_iteration(model: TabularModel, gamma: float, theta: float = 1e-10,
     raise RuntimeError(f"policy iteration did not stabilise in {max_iterations} iterations")
 
 
-def value_iteration(model: TabularModel, gamma: float, theta: float = 1e-10,
-                    max_sweeps: int = 1_000_000) -> tuple[np.ndarray, np.ndarray, int]:
+def value_iteration(
+    model: TabularModel, gamma: float, theta: float = 1e-10, max_sweeps: int = 1_000_000
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Value iteration: repeat ``V <- max_a (R + gamma T V)`` until no value
     changes by more than ``theta``. Returns ``(v* float64[S], greedy pi* int64[S], sweeps)``."""
     V = np.zeros(model.n_states)

@@ -26,7 +26,7 @@ class Sarsa(ControlAgent):
             s2 = self.index(obs)
             a2 = self.epsilon_greedy(s2)
             target = r + (0.0 if terminated else gamma * self.Q[s2, a2])  # R + gamma Q(S', A')
-            delta = target - self.Q[s, a]                                  # TD error
+            delta = target - self.Q[s, a]  # TD error
             self.Q[s, a] += alpha * delta
             abs_td += abs(delta)
             s, a, done = s2, a2, terminated or truncated

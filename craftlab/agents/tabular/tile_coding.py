@@ -33,11 +33,11 @@ class TileCoder:
             raise ValueError(f"tile coding needs finite bounds with high > low, got low={self.low}, high={self.high}")
         self.n_tilings, self.tiles = int(n_tilings), int(tiles)
         self.dims = len(self.low)
-        side = self.tiles + 1                                      # tiles per dimension after the shift
-        u = 2 * np.arange(self.dims) + 1                           # displacement vector (1, 3, 5, ...)
+        side = self.tiles + 1  # tiles per dimension after the shift
+        u = 2 * np.arange(self.dims) + 1  # displacement vector (1, 3, 5, ...)
         # offset of tiling i in tile widths, kept in [0, 1): i * u / n_tilings mod 1
         self.offsets = (np.arange(self.n_tilings)[:, None] * u[None, :] / self.n_tilings) % 1.0
-        self.strides = side ** np.arange(self.dims - 1, -1, -1)   # row-major index of a tile in its tiling
+        self.strides = side ** np.arange(self.dims - 1, -1, -1)  # row-major index of a tile in its tiling
         self.tiling_base = np.arange(self.n_tilings) * side**self.dims
         self.n_features = self.n_tilings * side**self.dims
         """length of the feature vector x(s)"""

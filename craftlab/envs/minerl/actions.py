@@ -90,8 +90,9 @@ class SerialDiscreteActions(gym.ActionWrapper):
         for k in (*always_keys, *reverse_keys):
             self.template[k] = np.int64(1)
         self.table: list[OrderedDict] = [self._copy(self.template)]
-        self.labels: list[str] = ["noop" + (f"({'+'.join([*always_keys, *reverse_keys])})"
-                                            if (always_keys or reverse_keys) else "")]
+        self.labels: list[str] = [
+            "noop" + (f"({'+'.join([*always_keys, *reverse_keys])})" if (always_keys or reverse_keys) else "")
+        ]
         self._key_actions: list[tuple[str, int, int]] = []  # (key, value, index)
         for k in keys:
             if k in always_keys or k in exclude_keys:
@@ -114,8 +115,9 @@ class SerialDiscreteActions(gym.ActionWrapper):
                         self._camera_actions.append((axis, deg, len(self.table)))
                         self.table.append(a)
                         self.labels.append(f"{'yaw' if axis == 1 else 'pitch'}{deg:+g}")
-        self.camera_threshold = (camera_threshold if camera_threshold is not None
-                                 else camera_angle / max(camera_steps, 1) / 2)
+        self.camera_threshold = (
+            camera_threshold if camera_threshold is not None else camera_angle / max(camera_steps, 1) / 2
+        )
         self._enum_actions: dict[tuple[str, int], int] = {}
         for k in enums:
             if k in exclude_keys:
@@ -180,8 +182,14 @@ class MultiDiscreteActions(gym.ActionWrapper):
         always_keys: keys held down in every action (left out of the dimensions).
     """
 
-    def __init__(self, env: gym.Env, camera_bins: int = 5, camera_max: float = 10.0,
-                 exclude_keys: Sequence[str] = (), always_keys: Sequence[str] = ()):
+    def __init__(
+        self,
+        env: gym.Env,
+        camera_bins: int = 5,
+        camera_max: float = 10.0,
+        exclude_keys: Sequence[str] = (),
+        always_keys: Sequence[str] = (),
+    ):
         super().__init__(env)
         if camera_bins < 1 or camera_bins % 2 == 0:
             raise ValueError(f"camera_bins must be odd (0 must be a bin), got {camera_bins}")
@@ -254,15 +262,16 @@ class KMeansActions(gym.ActionWrapper):
         centers_path: a ``.npy`` file holding them.
     """
 
-    def __init__(self, env: gym.Env, centers: Sequence[Sequence[float]] | None = None,
-                 centers_path: str | None = None):
+    def __init__(self, env: gym.Env, centers: Sequence[Sequence[float]] | None = None, centers_path: str | None = None):
         super().__init__(env)
         space = _dict_space(env)
         if "vector" not in space.spaces:
             raise TypeError("minerl_kmeans needs a VectorObf env (an action 'vector')")
         if centers is None and centers_path is None:
-            raise ValueError("minerl_kmeans needs centers or centers_path (fit them with "
-                             "craftlab.envs.minerl.actions.fit_kmeans on demonstrated actions)")
+            raise ValueError(
+                "minerl_kmeans needs centers or centers_path (fit them with "
+                "craftlab.envs.minerl.actions.fit_kmeans on demonstrated actions)"
+            )
         c = np.asarray(centers if centers is not None else np.load(centers_path, allow_pickle=False), np.float32)
         box = space.spaces["vector"]
         if c.ndim != 2 or c.shape[1:] != box.shape:

@@ -67,6 +67,7 @@ def minerl_version(package: str = "minerl") -> str | None:
     distribution's (e.g. 'gym')."""
     try:
         from importlib.metadata import version
+
         return version(package)
     except Exception:  # noqa: BLE001 - PackageNotFoundError, or broken metadata
         return None
@@ -100,8 +101,10 @@ def _check_python(python: str) -> str:
     path = os.path.expanduser(str(python))
     found = shutil.which(path)
     if found is None:
-        raise ConfigError(f"env.kwargs.python: {python!r} is not an executable Python interpreter "
-                          "(give the MineRL venv's python, e.g. ~/venv-minerl/bin/python)")
+        raise ConfigError(
+            f"env.kwargs.python: {python!r} is not an executable Python interpreter "
+            "(give the MineRL venv's python, e.g. ~/venv-minerl/bin/python)"
+        )
     return found
 
 
@@ -215,8 +218,13 @@ class MineRLEnv(gym.Env):
         if "error" in info:
             info["minerl_error"] = str(info.pop("error"))
             done, truncated = True, True
-        if (done and not truncated and self.time_up_is_truncation and self.time_limit is not None
-                and self._elapsed >= self.time_limit):
+        if (
+            done
+            and not truncated
+            and self.time_up_is_truncation
+            and self.time_limit is not None
+            and self._elapsed >= self.time_limit
+        ):
             truncated = True
         terminated = bool(done) and not truncated
         return self._observation(obs), float(reward), terminated, bool(truncated), info
@@ -291,7 +299,7 @@ def make_minerl(
     """
     env_id = minerl_id
     if env_id.startswith(STANDIN_PREFIX):
-        env_id, standin = env_id[len(STANDIN_PREFIX):], True
+        env_id, standin = env_id[len(STANDIN_PREFIX) :], True
     if standin_kwargs and not standin:
         raise ConfigError("env.kwargs.standin_kwargs is only used with standin: true")
     if python is None and server_log is not None:
@@ -312,9 +320,14 @@ def make_minerl(
         make_inner = lambda: make_standin(env_id, minerl_version, **kwargs)  # noqa: E731
     else:
         make_inner = lambda: _make_real(env_id)  # noqa: E731
-    env: gym.Env = MineRLEnv(make_inner, env_id, render_mode=render_mode,
-                             time_up_is_truncation=time_up_is_truncation, launches_minecraft=not standin,
-                             launch_log=server_log)
+    env: gym.Env = MineRLEnv(
+        make_inner,
+        env_id,
+        render_mode=render_mode,
+        time_up_is_truncation=time_up_is_truncation,
+        launches_minecraft=not standin,
+        launch_log=server_log,
+    )
     if crash_recovery is not None:
         env = CrashRecovery(env, **crash_recovery)
     return env

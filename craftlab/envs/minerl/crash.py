@@ -181,14 +181,16 @@ class CrashRecovery(gym.Wrapper):
                 reason = _describe(exc, "reset")
                 self._needs_restart = True
                 if attempt < self.max_retries:
-                    delay = min(self.backoff * self.backoff_factor ** attempt, self.max_backoff)
-                    log.warning("env reset failed (%s); restart %d/%d in %g s", reason, attempt + 1,
-                                self.max_retries, delay)
+                    delay = min(self.backoff * self.backoff_factor**attempt, self.max_backoff)
+                    log.warning(
+                        "env reset failed (%s); restart %d/%d in %g s", reason, attempt + 1, self.max_retries, delay
+                    )
                     time.sleep(delay)
                 else:
                     log.warning("env reset failed (%s); giving up after %d restarts", reason, self.max_retries)
-                    raise RuntimeError(f"env could not be restarted after {self.max_retries} retries; "
-                                       f"the last attempt: {reason}") from exc
+                    raise RuntimeError(
+                        f"env could not be restarted after {self.max_retries} retries; the last attempt: {reason}"
+                    ) from exc
         self._last_obs = obs
         info = dict(info)
         info["crash_restarts"] = self.crash_restarts
@@ -234,7 +236,7 @@ def _brief(text: str, limit: int = 400) -> str:
     elif lines:
         text = lines[0]
     if len(text) > limit:
-        text = f"{text[:limit // 2]} [...] {text[-limit // 2:]}"
+        text = f"{text[: limit // 2]} [...] {text[-limit // 2 :]}"
     return text
 
 

@@ -9,30 +9,57 @@ from __future__ import annotations
 from typing import Callable
 
 _BASE_044 = (
-    "Treechop", "Navigate", "NavigateDense", "NavigateExtreme", "NavigateExtremeDense",
-    "ObtainDiamond", "ObtainDiamondDense", "ObtainIronPickaxe", "ObtainIronPickaxeDense",
+    "Treechop",
+    "Navigate",
+    "NavigateDense",
+    "NavigateExtreme",
+    "NavigateExtremeDense",
+    "ObtainDiamond",
+    "ObtainDiamondDense",
+    "ObtainIronPickaxe",
+    "ObtainIronPickaxeDense",
 )
 BASALT_TASKS: tuple[str, ...] = (
-    "FindCave", "MakeWaterfall", "CreatePlainsAnimalPen", "CreateVillageAnimalPen", "BuildVillageHouse",
+    "FindCave",
+    "MakeWaterfall",
+    "CreatePlainsAnimalPen",
+    "CreateVillageAnimalPen",
+    "BuildVillageHouse",
 )
-_BASALT_STEPS = {"FindCave": 3600, "MakeWaterfall": 6000, "CreatePlainsAnimalPen": 6000,
-                 "CreateVillageAnimalPen": 6000, "BuildVillageHouse": 14400}
+_BASALT_STEPS = {
+    "FindCave": 3600,
+    "MakeWaterfall": 6000,
+    "CreatePlainsAnimalPen": 6000,
+    "CreateVillageAnimalPen": 6000,
+    "BuildVillageHouse": 14400,
+}
 
 MINERL_044_IDS: tuple[str, ...] = (
     *(f"MineRL{b}-v0" for b in _BASE_044),
     *(f"MineRL{b}VectorObf-v0" for b in _BASE_044),
     "MineRLObtainDiamondSurvivalVectorObf-v0",
-    "MineRLObtainTest-v0", "MineRLObtainTestVector-v0", "MineRLObtainTestDense-v0", "MineRLObtainTestDenseVector-v0",
+    "MineRLObtainTest-v0",
+    "MineRLObtainTestVector-v0",
+    "MineRLObtainTestDense-v0",
+    "MineRLObtainTestDenseVector-v0",
     *(f"MineRLBasalt{t}-v0" for t in BASALT_TASKS),
     *(f"MineRLBasalt{t}HighRes-v0" for t in BASALT_TASKS),
 )
 """every id minerl 0.4.4 registers (33)"""
 
 MINERL_10_IDS: tuple[str, ...] = (
-    "MineRLBasaltFindCave-v0", "MineRLBasaltMakeWaterfall-v0", "MineRLBasaltCreateVillageAnimalPen-v0",
-    "MineRLBasaltBuildVillageHouse-v0", "MineRLObtainDiamondShovel-v0", "MineRLEquipWeapon-v0",
-    "MineRLHumanSurvival-v0", "MineRLTreechop-v0", "MineRLNavigate-v0", "MineRLNavigateExtreme-v0",
-    "MineRLNavigateDense-v0", "MineRLNavigateExtremeDense-v0",
+    "MineRLBasaltFindCave-v0",
+    "MineRLBasaltMakeWaterfall-v0",
+    "MineRLBasaltCreateVillageAnimalPen-v0",
+    "MineRLBasaltBuildVillageHouse-v0",
+    "MineRLObtainDiamondShovel-v0",
+    "MineRLEquipWeapon-v0",
+    "MineRLHumanSurvival-v0",
+    "MineRLTreechop-v0",
+    "MineRLNavigate-v0",
+    "MineRLNavigateExtreme-v0",
+    "MineRLNavigateDense-v0",
+    "MineRLNavigateExtremeDense-v0",
 )
 """the ids MineRL 1.0 registers"""
 
@@ -64,17 +91,31 @@ def register_minerl(register_env: Callable[..., None], register_wrapper: Callabl
     """Register every MineRL id, its stand-in and the MineRL wrappers with craftlab."""
     adapter = "craftlab.envs.minerl.adapter:make_minerl"
     for env_id in ALL_IDS:
-        register_env(env_id, adapter, f"MineRL {env_id} (needs the minerl package; standin: true to fake it)",
-                     minerl_id=env_id)
-        register_env(STANDIN_PREFIX + env_id, adapter,
-                     f"stand-in with the interface of {env_id}, no Minecraft (tests)", minerl_id=env_id, standin=True)
+        register_env(
+            env_id, adapter, f"MineRL {env_id} (needs the minerl package; standin: true to fake it)", minerl_id=env_id
+        )
+        register_env(
+            STANDIN_PREFIX + env_id,
+            adapter,
+            f"stand-in with the interface of {env_id}, no Minecraft (tests)",
+            minerl_id=env_id,
+            standin=True,
+        )
     w = "craftlab.envs.minerl."
     for name, target, text in (
-        ("minerl_discrete", "actions:SerialDiscreteActions", "MineRL Dict action -> Discrete action table (PFRL recipe)"),
+        (
+            "minerl_discrete",
+            "actions:SerialDiscreteActions",
+            "MineRL Dict action -> Discrete action table (PFRL recipe)",
+        ),
         ("minerl_multidiscrete", "actions:MultiDiscreteActions", "MineRL Dict action -> MultiDiscrete, binned camera"),
         ("minerl_kmeans", "actions:KMeansActions", "MineRL VectorObf action -> Discrete k-means centres"),
         ("minerl_pov", "observations:PovOnly", "MineRL observation -> pov image only"),
-        ("minerl_pov_vector", "observations:PovWithVector", "MineRL observation -> {pov, vector of inventory/compass/item}"),
+        (
+            "minerl_pov_vector",
+            "observations:PovWithVector",
+            "MineRL observation -> {pov, vector of inventory/compass/item}",
+        ),
         ("minerl_pov_transform", "observations:PovTransform", "grayscale and/or resize the pov"),
         ("minerl_frame_skip", "observations:FrameSkip", "repeat each action k steps, sum rewards"),
         ("minerl_frame_stack", "observations:FrameStack", "stack the last k povs along the channel axis"),

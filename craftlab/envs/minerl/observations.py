@@ -103,8 +103,9 @@ class PovWithVector(gym.ObservationWrapper):
             raw = [_get(space, p) for p, kind, _ in self.parts if kind == "raw"]
             low = min(low, *(float(np.min(b.low)) for b in raw))
             high = max(high, *(float(np.max(b.high)) for b in raw))
-        self.observation_space = gym.spaces.Dict(OrderedDict(
-            pov=space.spaces["pov"], vector=gym.spaces.Box(low, high, (max(n, 1),), np.float32)))
+        self.observation_space = gym.spaces.Dict(
+            OrderedDict(pov=space.spaces["pov"], vector=gym.spaces.Box(low, high, (max(n, 1),), np.float32))
+        )
 
     def observation(self, observation: dict[str, Any]) -> OrderedDict:
         out: list[np.ndarray] = []
@@ -161,11 +162,14 @@ class PovTransform(gym.ObservationWrapper):
             raise TypeError(f"minerl_pov_transform needs an [H, W, C] image, got {pov}")
         self.grayscale = grayscale
         h, w, c = pov.shape
-        self.size = (h, w) if size is None else ((size, size) if isinstance(size, int) else (int(size[0]), int(size[1])))
+        self.size = (
+            (h, w) if size is None else ((size, size) if isinstance(size, int) else (int(size[0]), int(size[1])))
+        )
         new = gym.spaces.Box(0, 255, (*self.size, 1 if grayscale else c), np.uint8)
         if self._in_dict:
-            self.observation_space = gym.spaces.Dict(OrderedDict(
-                (k, new if k == "pov" else s) for k, s in space.spaces.items()))
+            self.observation_space = gym.spaces.Dict(
+                OrderedDict((k, new if k == "pov" else s) for k, s in space.spaces.items())
+            )
         else:
             self.observation_space = new
 
@@ -221,8 +225,9 @@ class FrameStack(gym.ObservationWrapper):
         h, w, c = pov.shape
         new = gym.spaces.Box(0, 255, (h, w, c * self.k), pov.dtype)
         if self._in_dict:
-            self.observation_space = gym.spaces.Dict(OrderedDict(
-                (key, new if key == "pov" else s) for key, s in space.spaces.items()))
+            self.observation_space = gym.spaces.Dict(
+                OrderedDict((key, new if key == "pov" else s) for key, s in space.spaces.items())
+            )
         else:
             self.observation_space = new
         self._frames: deque = deque(maxlen=self.k)

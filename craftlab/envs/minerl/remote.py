@@ -84,10 +84,26 @@ class ServerDiedError(ConnectionError):
 
 _BUILTIN_ERRORS: dict[str, type[Exception]] = {
     cls.__name__: cls
-    for cls in (ConnectionError, ConnectionResetError, ConnectionRefusedError, ConnectionAbortedError,
-                BrokenPipeError, TimeoutError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-                NotImplementedError, AssertionError, ImportError, ModuleNotFoundError, EOFError, OSError,
-                MemoryError)
+    for cls in (
+        ConnectionError,
+        ConnectionResetError,
+        ConnectionRefusedError,
+        ConnectionAbortedError,
+        BrokenPipeError,
+        TimeoutError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        NotImplementedError,
+        AssertionError,
+        ImportError,
+        ModuleNotFoundError,
+        EOFError,
+        OSError,
+        MemoryError,
+    )
 }
 _BUILTIN_ERRORS["timeout"] = TimeoutError  # socket.timeout before Python 3.10
 
@@ -208,8 +224,13 @@ class RemoteMineRLEnv:
         self.python = os.path.expanduser(str(python))
         command = [self.python, str(server_path), env_id]
         if standin:
-            command += ["--standin", "--standin-version", str(standin_version),
-                        "--standin-kwargs", json.dumps(standin_kwargs or {})]
+            command += [
+                "--standin",
+                "--standin-version",
+                str(standin_version),
+                "--standin-kwargs",
+                json.dumps(standin_kwargs or {}),
+            ]
         self.command = command
         self._lock = threading.Lock()
         self._closed = False
@@ -217,10 +238,14 @@ class RemoteMineRLEnv:
         """pid -> start time of every descendant of the server seen so far (Minecraft's Java included)"""
         log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - handed to Popen
         try:
-            popen: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {
-                "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-            self._proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          stderr=log, bufsize=0, close_fds=True, **popen)
+            popen: dict[str, Any] = (
+                {"start_new_session": True}
+                if os.name == "posix"
+                else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+            )
+            self._proc = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0, close_fds=True, **popen
+            )
         finally:
             if log is not None:
                 log.close()
@@ -233,8 +258,10 @@ class RemoteMineRLEnv:
         self._record_children()
         if hello.get("protocol") != PROTOCOL_VERSION:
             self._abort()
-            raise RuntimeError(f"MineRL server protocol {hello.get('protocol')} != {PROTOCOL_VERSION}: "
-                               f"{server_path} and {__file__} come from different craftlab versions")
+            raise RuntimeError(
+                f"MineRL server protocol {hello.get('protocol')} != {PROTOCOL_VERSION}: "
+                f"{server_path} and {__file__} come from different craftlab versions"
+            )
         self.hello: dict[str, Any] = hello
         """what the server said on start: spaces, ``versions`` (python, numpy, gym, minerl), pid"""
         self.observation_space = build_space(hello["observation_space"])
@@ -346,7 +373,7 @@ class RemoteMineRLEnv:
         data = memoryview(MAGIC + len(body).to_bytes(4, "big") + body)
         try:
             while data:
-                data = data[self._proc.stdin.write(data):]
+                data = data[self._proc.stdin.write(data) :]
         except (BrokenPipeError, ValueError, OSError) as exc:
             raise self._died(f"writing failed ({type(exc).__name__})") from exc
 
@@ -355,8 +382,10 @@ class RemoteMineRLEnv:
         header = self._read(8, deadline)
         if header[:4] != MAGIC:
             self._finalizer()  # the stream is out of step: this server is unusable
-            raise ServerDiedError(f"the MineRL server (pid {self.pid}) wrote {header + self._peek()!r}... to its "
-                                  "protocol pipe (something in it printed to the real stdout)")
+            raise ServerDiedError(
+                f"the MineRL server (pid {self.pid}) wrote {header + self._peek()!r}... to its "
+                "protocol pipe (something in it printed to the real stdout)"
+            )
         size = int.from_bytes(header[4:], "big")
         return _PlainUnpickler(io.BytesIO(self._read(size, deadline))).load()
 
@@ -393,7 +422,5 @@ class RemoteMineRLEnv:
             code = self._proc.wait(timeout=1.0)
         except subprocess.TimeoutExpired:
             code = None
-        status = "still running" if code is None else (
-            f"killed by signal {-code}" if code < 0 else f"exit code {code}")
-        return ServerDiedError(f"the MineRL server (pid {self.pid}, {' '.join(self.command)}) is gone: "
-                               f"{how}; {status}")
+        status = "still running" if code is None else (f"killed by signal {-code}" if code < 0 else f"exit code {code}")
+        return ServerDiedError(f"the MineRL server (pid {self.pid}, {' '.join(self.command)}) is gone: {how}; {status}")

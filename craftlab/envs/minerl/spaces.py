@@ -49,8 +49,12 @@ class NamedDiscrete(gym.spaces.Discrete):
 
 
 def is_enum(space: Any) -> bool:
-    return hasattr(space, "values") and hasattr(space, "n") and not isinstance(space, NamedDiscrete) \
+    return (
+        hasattr(space, "values")
+        and hasattr(space, "n")
+        and not isinstance(space, NamedDiscrete)
         and not callable(space.values)
+    )
 
 
 def is_dict(space: Any) -> bool:
@@ -62,7 +66,9 @@ def to_gymnasium_space(space: Any) -> gym.Space:
     if is_dict(space):
         return gym.spaces.Dict(OrderedDict((k, to_gymnasium_space(s)) for k, s in space.spaces.items()))
     if is_enum(space):
-        return NamedDiscrete([str(v) for v in np.asarray(space.values).tolist()], default=getattr(space, "default", None))
+        return NamedDiscrete(
+            [str(v) for v in np.asarray(space.values).tolist()], default=getattr(space, "default", None)
+        )
     if hasattr(space, "low") and hasattr(space, "high"):
         dtype = np.dtype(space.dtype)
         return gym.spaces.Box(np.asarray(space.low, dtype), np.asarray(space.high, dtype), tuple(space.shape), dtype)

@@ -23,29 +23,91 @@ KEYS: tuple[str, ...] = ("attack", "back", "forward", "jump", "left", "right", "
 """the eight keyboard actions of every 0.4.4 env (``Discrete(2)``, 1 = pressed)"""
 
 KEYS_10: tuple[str, ...] = (
-    "ESC", "attack", "back", "drop", "forward", *(f"hotbar.{i}" for i in range(1, 10)),
-    "inventory", "jump", "left", "pickItem", "right", "sneak", "sprint", "swapHands", "use",
+    "ESC",
+    "attack",
+    "back",
+    "drop",
+    "forward",
+    *(f"hotbar.{i}" for i in range(1, 10)),
+    "inventory",
+    "jump",
+    "left",
+    "pickItem",
+    "right",
+    "sneak",
+    "sprint",
+    "swapHands",
+    "use",
 )
 """the 24 keyboard actions of MineRL 1.0's human-control envs (plus ``camera``)"""
 
 OBTAIN_ITEMS: tuple[str, ...] = (
-    "coal", "cobblestone", "crafting_table", "dirt", "furnace", "iron_axe", "iron_ingot", "iron_ore",
-    "iron_pickaxe", "log", "planks", "stick", "stone", "stone_axe", "stone_pickaxe", "torch",
-    "wooden_axe", "wooden_pickaxe",
+    "coal",
+    "cobblestone",
+    "crafting_table",
+    "dirt",
+    "furnace",
+    "iron_axe",
+    "iron_ingot",
+    "iron_ore",
+    "iron_pickaxe",
+    "log",
+    "planks",
+    "stick",
+    "stone",
+    "stone_axe",
+    "stone_pickaxe",
+    "torch",
+    "wooden_axe",
+    "wooden_pickaxe",
 )
 """inventory keys of the Obtain* envs"""
 
 BASALT_ITEMS: tuple[str, ...] = (
-    "bucket", "carrot", "cobblestone", "fence", "fence_gate", "snowball", "stone_pickaxe",
-    "stone_shovel", "water_bucket", "wheat", "wheat_seeds",
+    "bucket",
+    "carrot",
+    "cobblestone",
+    "fence",
+    "fence_gate",
+    "snowball",
+    "stone_pickaxe",
+    "stone_shovel",
+    "water_bucket",
+    "wheat",
+    "wheat_seeds",
 )
 """inventory keys of the 0.4.4 BASALT envs (all but BuildVillageHouse)"""
 
 VILLAGE_HOUSE_ITEMS: tuple[str, ...] = (
-    "acacia_door", "acacia_fence", "cactus", "cobblestone", "dirt", "fence", "flower_pot", "glass",
-    "ladder", "log#0", "log#1", "log2#0", "planks#0", "planks#1", "planks#4", "red_flower", "sand",
-    "sandstone#0", "sandstone#2", "sandstone_stairs", "snowball", "spruce_door", "spruce_fence",
-    "stone_axe", "stone_pickaxe", "stone_stairs", "torch", "wooden_door", "wooden_pressure_plate",
+    "acacia_door",
+    "acacia_fence",
+    "cactus",
+    "cobblestone",
+    "dirt",
+    "fence",
+    "flower_pot",
+    "glass",
+    "ladder",
+    "log#0",
+    "log#1",
+    "log2#0",
+    "planks#0",
+    "planks#1",
+    "planks#4",
+    "red_flower",
+    "sand",
+    "sandstone#0",
+    "sandstone#2",
+    "sandstone_stairs",
+    "snowball",
+    "spruce_door",
+    "spruce_fence",
+    "stone_axe",
+    "stone_pickaxe",
+    "stone_stairs",
+    "torch",
+    "wooden_door",
+    "wooden_pressure_plate",
 )
 """inventory keys of MineRLBasaltBuildVillageHouse (its item Enums have no 'air')"""
 
@@ -86,11 +148,17 @@ def _inventory(items: tuple[str, ...]) -> Dict:
 
 
 def _mainhand(type_values: tuple[str, ...], default: str) -> Dict:
-    return Dict({"mainhand": Dict({
-        "damage": Box(-1, 1562, (), np.int64),
-        "maxDamage": Box(-1, 1562, (), np.int64),
-        "type": Enum(*type_values, default=default),
-    })})
+    return Dict(
+        {
+            "mainhand": Dict(
+                {
+                    "damage": Box(-1, 1562, (), np.int64),
+                    "maxDamage": Box(-1, 1562, (), np.int64),
+                    "type": Enum(*type_values, default=default),
+                }
+            )
+        }
+    )
 
 
 def _keys(keys: tuple[str, ...] = KEYS) -> dict[str, MineRLSpace]:
@@ -104,36 +172,46 @@ def _treechop() -> tuple[Dict, Dict]:
 
 
 def _navigate() -> tuple[Dict, Dict]:
-    obs = Dict({
-        "compass": Dict({"angle": Box(-180.0, 180.0, (), np.float32)}),
-        "inventory": _inventory(("dirt",)),
-        "pov": _pov(),
-    })
+    obs = Dict(
+        {
+            "compass": Dict({"angle": Box(-180.0, 180.0, (), np.float32)}),
+            "inventory": _inventory(("dirt",)),
+            "pov": _pov(),
+        }
+    )
     return obs, Dict({**_keys(), "place": Enum("dirt", "none", default="none")})
 
 
 def _obtain(test: bool = False) -> tuple[Dict, Dict]:
-    obs = Dict({
-        "equipped_items": _mainhand(("air", *_TOOLS, "none", "other"), default="air"),
-        "inventory": _inventory(OBTAIN_ITEMS),
-        "pov": _pov(),
-    })
+    obs = Dict(
+        {
+            "equipped_items": _mainhand(("air", *_TOOLS, "none", "other"), default="air"),
+            "inventory": _inventory(OBTAIN_ITEMS),
+            "pov": _pov(),
+        }
+    )
     equip = ("air", *_TOOLS, "none") + (("red_flower",) if test else ())
     place = ("cobblestone", "crafting_table", "dirt", "furnace", "none", "stone", "torch")
     place += ("diamond_ore", "log") if test else ()
-    act = Dict({
-        **_keys(),
-        "craft": Enum("crafting_table", "none", "planks", "stick", "torch", default="none"),
-        "equip": Enum(*equip, default="none"),
-        "nearbyCraft": Enum("furnace", *_TOOLS, "none", default="none"),
-        "nearbySmelt": Enum("coal", "iron_ingot", "none", default="none"),
-        "place": Enum(*place, default="none"),
-    })
+    act = Dict(
+        {
+            **_keys(),
+            "craft": Enum("crafting_table", "none", "planks", "stick", "torch", default="none"),
+            "equip": Enum(*equip, default="none"),
+            "nearbyCraft": Enum("furnace", *_TOOLS, "none", default="none"),
+            "nearbySmelt": Enum("coal", "iron_ingot", "none", default="none"),
+            "place": Enum(*place, default="none"),
+        }
+    )
     return obs, act
 
 
-def _vector_obf(obs_dim: int = 64, act_dim: int = 64, obs_bound: tuple[float, float] = (-1.2, 1.2),
-                act_bound: tuple[float, float] = (-1.05, 1.05)) -> tuple[Dict, Dict]:
+def _vector_obf(
+    obs_dim: int = 64,
+    act_dim: int = 64,
+    obs_bound: tuple[float, float] = (-1.2, 1.2),
+    act_bound: tuple[float, float] = (-1.05, 1.05),
+) -> tuple[Dict, Dict]:
     obs = Dict({"pov": _pov(), "vector": Box(obs_bound[0], obs_bound[1], (obs_dim,), np.float32)})
     return obs, Dict({"vector": Box(act_bound[0], act_bound[1], (act_dim,), np.float32)})
 
@@ -141,11 +219,13 @@ def _vector_obf(obs_dim: int = 64, act_dim: int = 64, obs_bound: tuple[float, fl
 def _basalt(high_res: bool, village_house: bool) -> tuple[Dict, Dict]:
     items = VILLAGE_HOUSE_ITEMS if village_house else BASALT_ITEMS
     types = (*items, "none", "other") + (() if village_house else ("air",))
-    obs = Dict({
-        "equipped_items": _mainhand(types, default="none"),
-        "inventory": _inventory(items),
-        "pov": _pov(1024, 1024) if high_res else _pov(),
-    })
+    obs = Dict(
+        {
+            "equipped_items": _mainhand(types, default="none"),
+            "inventory": _inventory(items),
+            "pov": _pov(1024, 1024) if high_res else _pov(),
+        }
+    )
     return obs, Dict({**_keys(KEYS + ("use",)), "equip": Enum(*types, default="none")})
 
 

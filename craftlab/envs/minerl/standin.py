@@ -50,19 +50,44 @@ import numpy as np
 from craftlab.envs.minerl.specs import EnvSpec, spec
 
 OBTAIN_REWARDS: dict[str, float] = {
-    "log": 1, "planks": 2, "stick": 4, "crafting_table": 4, "wooden_pickaxe": 8, "cobblestone": 16,
-    "furnace": 32, "stone_pickaxe": 32, "iron_ore": 64, "iron_ingot": 128, "iron_pickaxe": 256, "diamond": 1024,
+    "log": 1,
+    "planks": 2,
+    "stick": 4,
+    "crafting_table": 4,
+    "wooden_pickaxe": 8,
+    "cobblestone": 16,
+    "furnace": 32,
+    "stone_pickaxe": 32,
+    "iron_ore": 64,
+    "iron_ingot": 128,
+    "iron_pickaxe": 256,
+    "diamond": 1024,
 }
 """MineRL's ObtainDiamond reward schedule (ObtainIronPickaxe: the same without diamond)"""
 
-_MAX_DAMAGE = {"wooden_pickaxe": 59, "wooden_axe": 59, "stone_pickaxe": 131, "stone_axe": 131,
-               "iron_pickaxe": 250, "iron_axe": 250}
-_CRAFT = {"planks": ({"log": 1}, 4), "stick": ({"planks": 2}, 4), "crafting_table": ({"planks": 4}, 1),
-          "torch": ({"coal": 1, "stick": 1}, 4)}
-_NEARBY_CRAFT = {"wooden_pickaxe": {"planks": 3, "stick": 2}, "wooden_axe": {"planks": 3, "stick": 2},
-                 "stone_pickaxe": {"cobblestone": 3, "stick": 2}, "stone_axe": {"cobblestone": 3, "stick": 2},
-                 "iron_pickaxe": {"iron_ingot": 3, "stick": 2}, "iron_axe": {"iron_ingot": 3, "stick": 2},
-                 "furnace": {"cobblestone": 8}}
+_MAX_DAMAGE = {
+    "wooden_pickaxe": 59,
+    "wooden_axe": 59,
+    "stone_pickaxe": 131,
+    "stone_axe": 131,
+    "iron_pickaxe": 250,
+    "iron_axe": 250,
+}
+_CRAFT = {
+    "planks": ({"log": 1}, 4),
+    "stick": ({"planks": 2}, 4),
+    "crafting_table": ({"planks": 4}, 1),
+    "torch": ({"coal": 1, "stick": 1}, 4),
+}
+_NEARBY_CRAFT = {
+    "wooden_pickaxe": {"planks": 3, "stick": 2},
+    "wooden_axe": {"planks": 3, "stick": 2},
+    "stone_pickaxe": {"cobblestone": 3, "stick": 2},
+    "stone_axe": {"cobblestone": 3, "stick": 2},
+    "iron_pickaxe": {"iron_ingot": 3, "stick": 2},
+    "iron_axe": {"iron_ingot": 3, "stick": 2},
+    "furnace": {"cobblestone": 8},
+}
 _HITS_PER_BLOCK = 3
 _FOV = 70.0
 _instances = itertools.count()
@@ -128,8 +153,13 @@ class _World:
         img = np.empty((h, w, 3), np.uint8)
         horizon = int(np.clip(h / 2 - self.pitch / 90.0 * h, 0, h))
         img[:horizon] = (120, 170, 255)
-        ground = {"dirt": (95, 160, 60), "stone": (120, 120, 120), "coal": (40, 40, 40),
-                  "iron_ore": (200, 150, 120), "diamond": (80, 230, 230)}[self.block_below()]
+        ground = {
+            "dirt": (95, 160, 60),
+            "stone": (120, 120, 120),
+            "coal": (40, 40, 40),
+            "iron_ore": (200, 150, 120),
+            "diamond": (80, 230, 230),
+        }[self.block_below()]
         img[horizon:] = ground
         objects = [(a, d, (110, 75, 35)) for a, d, n in zip(self.tree_angle, self.tree_dist, self.tree_logs) if n > 0]
         if self.target is not None:
@@ -190,7 +220,11 @@ class StandInMineRLEnv:
         self._vector = "vector" in self.action_space.spaces
         self._dense = "Dense" in env_id
         self._pov_shape = self.observation_space["pov"].shape
-        self.crash_probability, self.hang_probability, self.hang_seconds = crash_probability, hang_probability, hang_seconds
+        self.crash_probability, self.hang_probability, self.hang_seconds = (
+            crash_probability,
+            hang_probability,
+            hang_seconds,
+        )
         self._fault_rng = np.random.default_rng([fault_seed, next(_instances)])
         self._seed_rng = np.random.default_rng()
         self._next_seed: int | None = None
@@ -297,8 +331,12 @@ class StandInMineRLEnv:
             raise KeyError(f"unknown action keys {sorted(unknown)}; valid: {list(self.action_space.spaces)}")
         if self._vector:
             v = out["vector"]
-            out = {"attack": int(v[0] > 0), "forward": int(v[1] > 0), "jump": int(v[2] > 0),
-                   "camera": np.clip(v[3:5], -1, 1) * 10.0}
+            out = {
+                "attack": int(v[0] > 0),
+                "forward": int(v[1] > 0),
+                "jump": int(v[2] > 0),
+                "camera": np.clip(v[3:5], -1, 1) * 10.0,
+            }
         return out
 
     def _gain(self, item: str, n: int = 1) -> None:
@@ -321,8 +359,9 @@ class StandInMineRLEnv:
         strafe = a.get("right", 0) - a.get("left", 0)
         speed = 1.3 if a.get("sprint", 0) else 1.0
         ry = math.radians(w.yaw)
-        w.pos = w.pos + speed * (move * np.array([math.sin(ry), math.cos(ry)])
-                                 + strafe * np.array([math.cos(ry), -math.sin(ry)]))
+        w.pos = w.pos + speed * (
+            move * np.array([math.sin(ry), math.cos(ry)]) + strafe * np.array([math.cos(ry), -math.sin(ry)])
+        )
         tree = w.faced_tree()
         if tree is not None and move > 0:
             w.tree_dist[tree] = max(1.0, w.tree_dist[tree] - 1.0)
@@ -366,8 +405,12 @@ class StandInMineRLEnv:
             else:
                 if a.get("equip", "none") not in ("none",):
                     self._mainhand = a["equip"]
-                if (self._snowball_countdown is None and a.get("use", 0) and self._mainhand == "snowball"
-                        and self._inv.get("snowball", 0) > 0):
+                if (
+                    self._snowball_countdown is None
+                    and a.get("use", 0)
+                    and self._mainhand == "snowball"
+                    and self._inv.get("snowball", 0) > 0
+                ):
                     self._inv["snowball"] -= 1
                     self._snowball_countdown = 10
                 elif self._snowball_countdown is not None:
@@ -446,14 +489,21 @@ class StandInMineRLEnv:
                 obs[key] = OrderedDict((k, np.array(self._inv.get(k, 0), dtype=np.int64)) for k in space.spaces)
             elif key == "equipped_items":
                 hand = self._mainhand
-                obs[key] = OrderedDict(mainhand=OrderedDict(
-                    damage=np.array(self._damage, dtype=np.int64),
-                    maxDamage=np.array(_MAX_DAMAGE.get(hand, 0), dtype=np.int64),
-                    type=str(hand),
-                ))
+                obs[key] = OrderedDict(
+                    mainhand=OrderedDict(
+                        damage=np.array(self._damage, dtype=np.int64),
+                        maxDamage=np.array(_MAX_DAMAGE.get(hand, 0), dtype=np.int64),
+                        type=str(hand),
+                    )
+                )
             elif key == "vector":
-                feats = np.array([self._inv.get(k, 0) for k in ("log", "planks", "stick", "cobblestone",
-                                                                 "iron_ore", "iron_ingot", "dirt", "diamond")], np.float64)
+                feats = np.array(
+                    [
+                        self._inv.get(k, 0)
+                        for k in ("log", "planks", "stick", "cobblestone", "iron_ore", "iron_ingot", "dirt", "diamond")
+                    ],
+                    np.float64,
+                )
                 low, high = space.low.min(), space.high.max()
                 obs[key] = np.clip(self._obs_proj @ np.log1p(feats), low, high).astype(np.float32)
         return obs
@@ -503,8 +553,9 @@ class OldGymTimeLimit:
         return self.env
 
 
-def make_standin(env_id: str = "MineRLTreechop-v0", version: str = "0.4.4",
-                 max_episode_steps: int | None = None, **kwargs: Any) -> OldGymTimeLimit:
+def make_standin(
+    env_id: str = "MineRLTreechop-v0", version: str = "0.4.4", max_episode_steps: int | None = None, **kwargs: Any
+) -> OldGymTimeLimit:
     """What ``gym.make(env_id)`` returns with MineRL, for the stand-in: the env
     in a gym-0.19-style TimeLimit (``max_episode_steps``: default the id's own;
     MineRL's server times up at the same step, as in MineRL, unless

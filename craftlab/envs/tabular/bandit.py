@@ -23,8 +23,14 @@ from craftlab.envs.tabular.base import ModelEnv
 class BanditTestbedEnv(ModelEnv):
     """Observation ``Discrete(1)`` (a bandit has one state), action ``Discrete(k)``."""
 
-    def __init__(self, k: int = 10, steps: int = 1000, q_mean: float = 0.0, reward_std: float = 1.0,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        k: int = 10,
+        steps: int = 1000,
+        q_mean: float = 0.0,
+        reward_std: float = 1.0,
+        render_mode: str | None = None,
+    ):
         """
         Args:
             k: number of arms.
@@ -57,7 +63,10 @@ class BanditTestbedEnv(ModelEnv):
         self.t += 1
         self.counts[a] += 1
         self.lastaction = a
-        info = {"optimal": bool(self.q_star[a] == self.q_star.max()), "regret": float(self.q_star.max() - self.q_star[a])}
+        info = {
+            "optimal": bool(self.q_star[a] == self.q_star.max()),
+            "regret": float(self.q_star.max() - self.q_star[a]),
+        }
         return 0, reward, False, self.t >= self.steps, info
 
     def render_text(self) -> str:

@@ -37,8 +37,14 @@ class ChainWalkEnv(ModelEnv):
     action_arrows = "<>"
     """one character per action, for printing greedy policies"""
 
-    def __init__(self, n_states: int = 50, rewarded: Sequence[int] | None = None, success: float = 0.9,
-                 episode_steps: int = 100, render_mode: str | None = None):
+    def __init__(
+        self,
+        n_states: int = 50,
+        rewarded: Sequence[int] | None = None,
+        success: float = 0.9,
+        episode_steps: int = 100,
+        render_mode: str | None = None,
+    ):
         """
         Args:
             n_states: states in the chain (the paper's examples have 4, 20 and 50).

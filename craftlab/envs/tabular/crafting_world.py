@@ -46,9 +46,16 @@ class CraftingWorldEnv(ModelEnv):
     action_arrows = "^>v<dTP"
     """one character per action: moves, d(o), T(able), P(ickaxe)"""
 
-    def __init__(self, layout: list[str] | tuple[str, ...] = DEFAULT_LAYOUT, max_wood: int = 3,
-                 table_wood: int = 2, pickaxe_wood: int = 1, slip: float = 0.0, step_reward: float = 0.0,
-                 render_mode: str | None = None):
+    def __init__(
+        self,
+        layout: list[str] | tuple[str, ...] = DEFAULT_LAYOUT,
+        max_wood: int = 3,
+        table_wood: int = 2,
+        pickaxe_wood: int = 1,
+        slip: float = 0.0,
+        step_reward: float = 0.0,
+        render_mode: str | None = None,
+    ):
         """
         Args:
             layout: rows of the map: ``.`` grass, ``T`` tree, ``S`` stone, ``A`` the agent's start.
@@ -107,8 +114,10 @@ class CraftingWorldEnv(ModelEnv):
         return not (0 <= r < self.rows and 0 <= c < self.cols) or self.layout[r][c] in "TS"
 
     def _next_to(self, r: int, c: int, block: str) -> bool:
-        return any(0 <= r + dr < self.rows and 0 <= c + dc < self.cols and self.layout[r + dr][c + dc] == block
-                   for dr, dc in MOVES.values())
+        return any(
+            0 <= r + dr < self.rows and 0 <= c + dc < self.cols and self.layout[r + dr][c + dc] == block
+            for dr, dc in MOVES.values()
+        )
 
     def _move(self, r: int, c: int, direction: int) -> tuple[int, int]:
         dr, dc = MOVES[direction]
@@ -139,8 +148,11 @@ class CraftingWorldEnv(ModelEnv):
         if self.s == self.terminal:
             return "stone mined -- episode over\n"
         r, c, wood, table, pickaxe = self.decode(self.s)
-        lines = [" ".join("@" if (i, j) == (r, c) else ("." if ch == "A" else ch) for j, ch in enumerate(row))
-                 for i, row in enumerate(self.layout)]
-        lines.append(f"wood {wood}/{self.max_wood}  table {'yes' if table else 'no'}  "
-                     f"pickaxe {'yes' if pickaxe else 'no'}")
+        lines = [
+            " ".join("@" if (i, j) == (r, c) else ("." if ch == "A" else ch) for j, ch in enumerate(row))
+            for i, row in enumerate(self.layout)
+        ]
+        lines.append(
+            f"wood {wood}/{self.max_wood}  table {'yes' if table else 'no'}  pickaxe {'yes' if pickaxe else 'no'}"
+        )
         return "\n".join(lines) + "\n"

@@ -23,8 +23,9 @@ class RandomWalkEnv(ModelEnv):
     action_arrows = "<>"
     """one character per action, for printing greedy policies"""
 
-    def __init__(self, n_states: int = 19, left_reward: float = -1.0, right_reward: float = 1.0,
-                 render_mode: str | None = None):
+    def __init__(
+        self, n_states: int = 19, left_reward: float = -1.0, right_reward: float = 1.0, render_mode: str | None = None
+    ):
         """
         Args:
             n_states: non-terminal states (19 in S&B Fig 7.2 and 12.3, 5 in Example 6.2).

@@ -76,8 +76,15 @@ class WindyGridworldEnv(ModelEnv):
         for r in range(self.rows):
             row = []
             for c in range(self.cols):
-                row.append("@" if self.decode(self.s) == (r, c) else "G" if (r, c) == self.goal
-                           else "S" if (r, c) == self.start else ".")
+                row.append(
+                    "@"
+                    if self.decode(self.s) == (r, c)
+                    else "G"
+                    if (r, c) == self.goal
+                    else "S"
+                    if (r, c) == self.start
+                    else "."
+                )
             lines.append(" ".join(row))
         lines.append(" ".join(str(w) for w in WIND))
         return "\n".join(lines) + "\n"
