@@ -75,7 +75,7 @@ def test_scores_file_matches_the_episodes(crafter_run):
         assert len(run[key]) == len(lines), key  # one entry per finished episode
     records = [json.loads(line) for line in lines]
     assert run["length"] == [r["l"] for r in records]
-    assert all(l <= 25 for l in run["length"])
+    assert all(n <= 25 for n in run["length"])
     assert run["xs"] == sorted(run["xs"]) and run["xs"][-1] <= summary["num_timesteps"]
     score = independent_score(runs)
     assert run_score(run) == pytest.approx(score, abs=1e-9)
