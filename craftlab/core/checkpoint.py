@@ -20,6 +20,7 @@ Pruned checkpoints are renamed to ``.old-*`` before they are deleted, and
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import pickle
@@ -199,9 +200,9 @@ class Checkpointer:
             fsync_dir(self.directory)
         return sorted(done)
 
-    def list(self) -> list[CheckpointInfo]:
+    def list(self) -> builtins.list[CheckpointInfo]:
         """Complete checkpoints, oldest first."""
-        out = []
+        out: builtins.list[CheckpointInfo] = []
         if not self.directory.exists():
             return out
         for path in self.directory.glob("step_*"):
@@ -250,7 +251,7 @@ class Checkpointer:
             )
         raise CheckpointError(f"no checkpoint at step {step} in '{self.directory}'; available steps: {steps}")
 
-    def unreadable(self) -> list[tuple[Path, str]]:
+    def unreadable(self) -> builtins.list[tuple[Path, str]]:
         """``step_*`` folders whose ``meta.json`` is missing or corrupt (``list`` skips
         them), newest first, each with the reason in a few words."""
         out = []

@@ -27,7 +27,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -57,8 +57,10 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU or driver is visible"
-        raise ConfigError(f"config key 'train.device' is 'cuda', but torch sees no CUDA GPU ({why}); "
-                          "use --device cpu or --device auto")
+        raise ConfigError(
+            f"config key 'train.device' is 'cuda', but torch sees no CUDA GPU ({why}); "
+            "use --device cpu or --device auto"
+        )
     return torch.device(name)
 
 
@@ -93,7 +95,8 @@ def check_rollout_memory(config: RunConfig, envs: EnvFactory, device: torch.devi
         return
     key, steps = config.algo.rollout_steps()
     space = envs.observation_space
-    obs = f"{getattr(space, 'dtype', '')}{list(space.shape)} " if getattr(space, "shape", None) else ""
+    shape = getattr(space, "shape", None)
+    obs = f"{getattr(space, 'dtype', '')}{list(shape)} " if shape else ""
     memory = "GPU memory" if where.type == "cuda" else "memory (MemAvailable)"
     raise ConfigError(
         f"the rollout buffer needs {needed / 1e9:.1f} GB ({key}={steps} x train.num_envs={config.train.num_envs} "
@@ -108,11 +111,14 @@ def write_error_message(exc: OSError, where: str | Path | None = None) -> str | 
     ``where`` stands in for the path when the error carries none."""
     path = exc.filename or where
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return (f"no space left on device writing '{path}'; free some space on that disk "
-                "or pass --run-dir on another one")
+        return (
+            f"no space left on device writing '{path}'; free some space on that disk or pass --run-dir on another one"
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return (f"cannot write '{path}': {exc.strerror or 'permission denied'} (a read-only folder); "
-                "pass a writable --run-dir or fix the folder's permissions")
+        return (
+            f"cannot write '{path}': {exc.strerror or 'permission denied'} (a read-only folder); "
+            "pass a writable --run-dir or fix the folder's permissions"
+        )
     if exc.errno == errno.ENOTDIR and path is not None:
         blocker = next((p for p in Path(path).parents if p.is_file()), None)
         what = f"'{blocker}' is a file, not a folder" if blocker is not None else "a part of it is not a folder"
@@ -188,8 +194,7 @@ def build_agent(config: RunConfig, seed_offset: int = 0) -> "Agent":
         check_python_interpreter(config.env.kwargs["python"], "env.kwargs.python")
     seed = config.train.seed
     seed_everything(seed + seed_offset)
-    envs = EnvFactory(config.env, num_envs=config.train.num_envs, seed=seed + seed_offset,
-                      vector=config.train.vector)
+    envs = EnvFactory(config.env, num_envs=config.train.num_envs, seed=seed + seed_offset, vector=config.train.vector)
     check_rollout_memory(config, envs, device)
     return agent_class(config.algo.name)(config.algo, envs, device, seed)
 
@@ -244,11 +249,22 @@ def train(
         for line in cleaned:
             log.info("checkpoints folder: %s", line)
         save_run_config(config, RunDir(run_dir).config)  # on resume: with any --set changes
-        log.info("algorithm %s, env %s, device %s, %d env(s), %d steps", config.algo.name, config.env.id,
-                 agent.device, config.train.num_envs, config.train.total_timesteps)
+        log.info(
+            "algorithm %s, env %s, device %s, %d env(s), %d steps",
+            config.algo.name,
+            config.env.id,
+            agent.device,
+            config.train.num_envs,
+            config.train.total_timesteps,
+        )
 
-        logger = RunLogger(run_dir, config.train.total_timesteps, start_step=start,
-                           progress_bar=config.train.progress_bar, metrics=episode_metrics(config.env.id))
+        logger = RunLogger(
+            run_dir,
+            config.train.total_timesteps,
+            start_step=start,
+            progress_bar=config.train.progress_bar,
+            metrics=episode_metrics(config.env.id),
+        )
         if info is not None:
             _check_episode_record(logger, info)
         run = RunContext(
@@ -276,10 +292,19 @@ def train(
             agent.close()
             logger.close()
         elapsed = time.perf_counter() - t0
-        status = ("stopped_early" if reports is not None and reports.stopped_early
-                  else "interrupted" if run.interrupted else "finished")
-        summary = {"status": status, "num_timesteps": agent.num_timesteps, "wall_time_s": round(elapsed, 2),
-                   "episodes": logger.episode_count}
+        status = (
+            "stopped_early"
+            if reports is not None and reports.stopped_early
+            else "interrupted"
+            if run.interrupted
+            else "finished"
+        )
+        summary = {
+            "status": status,
+            "num_timesteps": agent.num_timesteps,
+            "wall_time_s": round(elapsed, 2),
+            "episodes": logger.episode_count,
+        }
         summary.update(logger.metrics.summary())
         RunDir(run_dir).summary.write_text(json.dumps(summary, indent=2))
         log.info("%s at step %d after %.1f s", status, agent.num_timesteps, elapsed)
@@ -332,7 +357,7 @@ class _Reports:
             self.run.interrupted = True
 
 
-def resume(run_dir: str | Path, overrides: list[str] = (), checkpoint_step: int | None = None, **kwargs) -> Path:
+def resume(run_dir: str | Path, overrides: Sequence[str] = (), checkpoint_step: int | None = None, **kwargs) -> Path:
     """Continue the run in ``run_dir`` from its saved config and latest checkpoint.
     Overrides may change e.g. ``train.total_timesteps`` to train longer."""
     run_dir = Path(run_dir)
@@ -347,10 +372,12 @@ def _check_episode_record(logger: RunLogger, info: CheckpointInfo) -> None:
     than the checkpoint counted (``meta.json``): lines lost (a crash of an older
     version, or an edited file), so summary.json and scores would undercount."""
     counted = info.meta.get("episodes")
-    if isinstance(counted, int) and logger.episode_count < counted:
-        _warn(f"'{RunDir(logger.run_dir).episodes}' holds {logger.episode_count} episodes up to step {info.step}, "
-              f"but the checkpoint counted {counted}: {counted - logger.episode_count} lost; episode counts "
-              "and scores of this run will be short by that many")
+    if isinstance(counted, int) and logger.run_dir is not None and logger.episode_count < counted:
+        _warn(
+            f"'{RunDir(logger.run_dir).episodes}' holds {logger.episode_count} episodes up to step {info.step}, "
+            f"but the checkpoint counted {counted}: {counted - logger.episode_count} lost; episode counts "
+            "and scores of this run will be short by that many"
+        )
 
 
 def _install_signal_handlers(run: RunContext) -> Callable[[], None]:
@@ -394,8 +421,7 @@ def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[
         seed = 10_000 + config.train.seed
         result = evaluate(agent, agent.envs, episodes=config.train.eval_episodes, seed=seed)
         summary = result.summary()
-        logger.scalars(step, {"eval/mean_return": summary["mean_return"],
-                              "eval/mean_length": summary["mean_length"]})
+        logger.scalars(step, {"eval/mean_return": summary["mean_return"], "eval/mean_length": summary["mean_length"]})
         out_dir.mkdir(exist_ok=True)
         with open(RunDir(run_dir).evaluations, "a") as fh:
             fh.write(json.dumps({"step": step, **summary}) + "\n")
@@ -406,17 +432,18 @@ def _evaluator(config: RunConfig, run_dir: Path, logger: RunLogger) -> Callable[
                 import imageio.v3 as iio
                 from tensorboard.compat.proto.summary_pb2 import Summary
 
-
                 video = np.stack(frames)  # uint8[T, H, W, 3]
                 write_video(out_dir / f"step_{step:010d}.mp4", video, fps=video_fps)
                 if logger.writer is not None:
                     stride = max(1, -(-max(video.shape[1:3]) // tb_max_side))
                     small = np.ascontiguousarray(video[:, ::stride, ::stride, :3])
                     gif = iio.imwrite("<bytes>", small, extension=".gif", duration=1000 / video_fps, loop=0)
-                    image = Summary.Image(height=small.shape[1], width=small.shape[2], colorspace=3,
-                                          encoded_image_string=gif)
+                    image = Summary.Image(
+                        height=small.shape[1], width=small.shape[2], colorspace=3, encoded_image_string=gif
+                    )
                     logger.writer._get_file_writer().add_summary(
-                        Summary(value=[Summary.Value(tag="eval/video", image=image)]), step)
+                        Summary(value=[Summary.Value(tag="eval/video", image=image)]), step
+                    )
         log.info("evaluation at step %d: return %.2f +- %.2f", step, summary["mean_return"], summary["std_return"])
 
     return run_eval
