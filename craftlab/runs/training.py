@@ -27,23 +27,23 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
 
+from craftlab.agents.registry import agent_class
+from craftlab.agents.run_context import RunContext
 from craftlab.core.checkpoint import Checkpointer, CheckpointInfo, load_with_fallback
 from craftlab.core.config import ConfigError, RunConfig, save_run_config
 from craftlab.core.errors import UserError
-from craftlab.runs.run_config import check_python_interpreter, load_run_config
 from craftlab.core.logger import RunLogger
 from craftlab.core.run_dir import CONFIG_FILE, RunDir
-from craftlab.agents.run_context import RunContext
-from craftlab.envs.registry import episode_metrics
-from craftlab.agents.registry import agent_class
-from craftlab.envs.factory import EnvFactory
-from craftlab.runs.evaluation import evaluate
 from craftlab.core.video import write_video
+from craftlab.envs.factory import EnvFactory
+from craftlab.envs.registry import episode_metrics
+from craftlab.runs.evaluation import evaluate
+from craftlab.runs.run_config import check_python_interpreter, load_run_config
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.base import Agent
