@@ -43,6 +43,9 @@ register_agent("achievement_distillation", "craftlab.agents.achievement_distilla
 
 # --- off-policy (Levine's course part 2, configs/levine/) ---------------------------
 register_agent("dqn", "craftlab.agents.dqn:DQN", "DQN (Mnih et al. 2015) + double, dueling, n-step, prioritised replay options")
+register_agent("sac", "craftlab.agents.sac:SAC", "soft actor-critic (Haarnoja et al. 2018): twin critics, tanh-Gaussian policy, learned temperature")
+register_agent("sac_discrete", "craftlab.agents.sac:SACDiscrete", "discrete soft actor-critic (Christodoulou 2019): categorical policy, exact expectations")
+register_agent("td3", "craftlab.agents.td3:TD3", "TD3 (Fujimoto et al. 2018): twin critics, target policy smoothing, delayed policy updates")
 
 # --- Stable-Baselines3 / sb3-contrib (configs/sb3/) --------------------------------
 register_agent("sb3_ppo", "craftlab.agents.sb3:SB3PPO", "Stable-Baselines3 PPO")
