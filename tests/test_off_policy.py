@@ -387,32 +387,34 @@ CARTPOLE_TARGET = 450.0
 
 
 CARTPOLE_SEED = 1
-CARTPOLE_BUDGET = 30_000
-"""one seed with a budget 1.5x what it needs keeps the test to ~50 s of one core"""
+CARTPOLE_LIMIT = 30_000
+"""the test stops here: one seed, with twice the steps it needs, keeps it to ~40 s of one core"""
 
 
 def test_dqn_solves_cartpole():
     """configs/levine/dqn_cartpole.yaml: greedy mean return (10 episodes, every 5000 steps)
     >= 450, stopping once solved. Measured with this config (2-core machine, 1 thread):
-    seeds 0 / 1 / 2 solve it at 35k / 20k / 35k steps (all 3 within the config's 50k);
-    the test runs seed 1 and fails unless it is solved within 30k steps."""
+    seeds 0 / 1 / 2 solve it at 30k / 15k / 45k steps (all 3 within the config's 50k);
+    the test runs seed 1 and fails unless it is solved within 30k steps. The run keeps
+    the config's 50k budget: epsilon decays over a fraction of it."""
     config = load_run_config(
         CARTPOLE_CONFIG,
         [f"train.seed={CARTPOLE_SEED}", "train.device=cpu", "train.progress_bar=false"],
     )
     agent = build_agent(config)
-    run = RunContext(CARTPOLE_BUDGET, eval_interval=config.train.eval_interval)
+    budget = config.train.total_timesteps
+    run = RunContext(budget, eval_interval=config.train.eval_interval)
     curve = []
 
     def check(agent_, step):
         curve.append(
             (step, evaluate(agent_, agent_.envs, episodes=10, seed=1000 + CARTPOLE_SEED).summary()["mean_return"])
         )
-        if curve[-1][1] >= CARTPOLE_TARGET:
+        if curve[-1][1] >= CARTPOLE_TARGET or step >= CARTPOLE_LIMIT:
             run.interrupted = True
 
     run.evaluate, run.agent = check, agent
-    agent.learn(CARTPOLE_BUDGET, run)
+    agent.learn(budget, run)
     agent.close()
     assert max(r for _, r in curve) >= CARTPOLE_TARGET, f"DQN did not solve CartPole-v1: (step, return) {curve}"
 

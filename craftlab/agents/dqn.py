@@ -163,6 +163,8 @@ class DQN(OffPolicyAgent):
     def epsilon_greedy(self, obs: torch.Tensor, epsilon: float) -> np.ndarray:
         """With probability epsilon a uniformly random action, else argmax_a Q(s, a; theta)."""
         greedy = self.q_network(obs).argmax(dim=1).cpu().numpy()
+        if epsilon <= 0.0:  # greedy: leave the RNG alone, so evaluations do not change training
+            return greedy + self.action_start
         n = len(greedy)
         explore = self.np_rng.random(n) < epsilon
         random = self.np_rng.integers(0, self.n_actions, size=n)
