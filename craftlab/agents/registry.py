@@ -32,6 +32,8 @@ def agent_class(name: str) -> "type[Agent]":
     return cls
 
 
+# One line per agent (the table users read): not reflowed by the formatter.
+# fmt: off
 # --- from-scratch deep RL (foundation + Levine's course, configs/levine/) ----------
 register_agent("ppo", "craftlab.agents.ppo:PPO", "PPO, clipped objective + GAE (Schulman et al. 2017), from scratch")
 register_agent("vpg", "craftlab.agents.vpg:VPG", "REINFORCE / vanilla policy gradient: reward-to-go, baseline, GAE options (CS285 hw2)")
@@ -87,3 +89,4 @@ register_agent("bandit_gradient", "craftlab.agents.tabular.bandits:GradientBandi
 
 # --- MineRL: behaviour cloning from demonstrations (configs/minerl/) ---------------
 register_agent("bc", "craftlab.agents.bc:BehaviourCloning", "behaviour cloning: cross-entropy on discretised MineRL demonstrations")
+# fmt: on
