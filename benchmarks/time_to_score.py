@@ -89,9 +89,21 @@ class ScoreTracker:
 def run_contender(name: str, config: str, args: argparse.Namespace, overrides: list[str]) -> dict:
     """Train ``config`` until the target score, the budget, or the end; time it."""
     run_dir = Path(args.out) / name
-    cmd = [sys.executable, str(ROOT / "train.py"), config, "--run-dir", str(run_dir),
-           "--set", f"train.total_timesteps={args.budget}", "--set", f"train.seed={args.seed}",
-           "--set", "train.progress_bar=false", "--set", "train.checkpoint_interval=0"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "train.py"),
+        config,
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        f"train.total_timesteps={args.budget}",
+        "--set",
+        f"train.seed={args.seed}",
+        "--set",
+        "train.progress_bar=false",
+        "--set",
+        "train.checkpoint_interval=0",
+    ]
     if args.device:
         cmd += ["--device", args.device]
     for override in overrides:
@@ -109,15 +121,25 @@ def run_contender(name: str, config: str, args: argparse.Namespace, overrides: l
             tracker.read()
             now = time.perf_counter()
             if reached is None and tracker.episodes >= args.min_episodes and tracker.score >= args.target:
-                reached = {"seconds": round(now - start, 1), "step": tracker.last_step, "episodes": tracker.episodes,
-                           "score": round(tracker.score, 3)}
-                print(f"[{name}] reached {args.target}% after {reached['seconds']} s at step {reached['step']} "
-                      f"({reached['episodes']} episodes)", flush=True)
+                reached = {
+                    "seconds": round(now - start, 1),
+                    "step": tracker.last_step,
+                    "episodes": tracker.episodes,
+                    "score": round(tracker.score, 3),
+                }
+                print(
+                    f"[{name}] reached {args.target}% after {reached['seconds']} s at step {reached['step']} "
+                    f"({reached['episodes']} episodes)",
+                    flush=True,
+                )
                 if not args.keep_going and not finished:
                     proc.send_signal(signal.SIGINT)  # finish the update, save, stop
             if now >= next_report and not finished:
-                print(f"[{name}] {now - start:7.0f} s  step {tracker.last_step:>8}  episodes {tracker.episodes:>6}  "
-                      f"score {tracker.score:.2f}%", flush=True)
+                print(
+                    f"[{name}] {now - start:7.0f} s  step {tracker.last_step:>8}  episodes {tracker.episodes:>6}  "
+                    f"score {tracker.score:.2f}%",
+                    flush=True,
+                )
                 next_report = now + args.report_every
             if finished:
                 break
@@ -131,11 +153,20 @@ def run_contender(name: str, config: str, args: argparse.Namespace, overrides: l
     if (run_dir / "summary.json").exists():
         summary = json.loads((run_dir / "summary.json").read_text())
     steps = int(summary.get("num_timesteps", tracker.last_step))
-    return {"name": name, "config": config, "run_dir": str(run_dir), "returncode": proc.returncode,
-            "reached": reached is not None, "time_to_target_s": reached and reached["seconds"],
-            "step_at_target": reached and reached["step"], "wall_s": round(seconds, 1), "steps": steps,
-            "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None, "episodes": tracker.episodes,
-            "final_score": round(tracker.score, 3) if tracker.episodes else None}
+    return {
+        "name": name,
+        "config": config,
+        "run_dir": str(run_dir),
+        "returncode": proc.returncode,
+        "reached": reached is not None,
+        "time_to_target_s": reached and reached["seconds"],
+        "step_at_target": reached and reached["step"],
+        "wall_s": round(seconds, 1),
+        "steps": steps,
+        "steps_per_s": round(steps / seconds, 1) if seconds > 0 else None,
+        "episodes": tracker.episodes,
+        "final_score": round(tracker.score, 3) if tracker.episodes else None,
+    }
 
 
 def parser() -> argparse.ArgumentParser:
@@ -173,22 +204,35 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     contenders = [("craftlab", args.craftlab, args.set_craftlab), ("sb3", args.sb3, args.set_sb3)]
-    results = [run_contender(name, config, args, sets) for name, config, sets in contenders
-               if args.only in (None, name)]
-    record = {"target": args.target, "budget": args.budget, "min_episodes": args.min_episodes, "seed": args.seed,
-              "machine": {"cpus": os.cpu_count(), "cuda": _cuda_available()}, "results": results,
-              "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    results = [
+        run_contender(name, config, args, sets) for name, config, sets in contenders if args.only in (None, name)
+    ]
+    record = {
+        "target": args.target,
+        "budget": args.budget,
+        "min_episodes": args.min_episodes,
+        "seed": args.seed,
+        "machine": {"cpus": os.cpu_count(), "cuda": _cuda_available()},
+        "results": results,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     (out / "time_to_score.json").write_text(json.dumps(record, indent=2))
-    print(f"\ntime to a Crafter score of {args.target}% (training episodes, >= {args.min_episodes} episodes), "
-          f"budget {args.budget} steps, seed {args.seed}:")
-    print(f"{'contender':<10} {'reached':>7} {'seconds':>9} {'at step':>9} {'steps/s':>8} {'episodes':>8} "
-          f"{'final score':>11}  config")
+    print(
+        f"\ntime to a Crafter score of {args.target}% (training episodes, >= {args.min_episodes} episodes), "
+        f"budget {args.budget} steps, seed {args.seed}:"
+    )
+    print(
+        f"{'contender':<10} {'reached':>7} {'seconds':>9} {'at step':>9} {'steps/s':>8} {'episodes':>8} "
+        f"{'final score':>11}  config"
+    )
     for r in results:
         seconds = f"{r['time_to_target_s']:.0f}" if r["reached"] else "-"
         step = str(r["step_at_target"]) if r["reached"] else "-"
         final = f"{r['final_score']:.2f}%" if r["final_score"] is not None else "-"
-        print(f"{r['name']:<10} {str(r['reached']):>7} {seconds:>9} {step:>9} {r['steps_per_s']!s:>8} "
-              f"{r['episodes']:>8} {final:>11}  {r['config']}")
+        print(
+            f"{r['name']:<10} {str(r['reached']):>7} {seconds:>9} {step:>9} {r['steps_per_s']!s:>8} "
+            f"{r['episodes']:>8} {final:>11}  {r['config']}"
+        )
     if len(results) == 2 and all(r["reached"] for r in results):
         ratio = results[1]["time_to_target_s"] / max(results[0]["time_to_target_s"], 1e-9)
         print(f"craftlab reaches it {ratio:.2f}x as fast as SB3 (wall-clock)")
