@@ -186,6 +186,19 @@ def test_one_block_step_is_climbed_by_jumping_only():
     assert g.player.pos[1] == GROUND + 2 and g.player.pos[2] > 12.3
 
 
+def test_sneaking_does_not_walk_off_an_edge_walking_does():
+    for sneak in (1, 0):
+        g = flat_game()
+        g.world.blocks[:, 1 : GROUND + 1, 11:] = B.AIR  # a cliff from z = 11
+        g = Game(g.world, g.player, g.inventory)
+        for _ in range(60):
+            g.tick(act(forward=1, sneak=sneak))
+        if sneak:
+            assert g.player.pos[1] == GROUND + 1 and 11.0 < g.player.pos[2] <= 11.3 + 1e-9  # hangs over by < 0.3
+        else:
+            assert g.player.pos[1] == 1.0 and g.player.pos[2] > 12  # fell to the floor
+
+
 def test_gravity_and_jump_height_are_minecrafts():
     g = flat_game()
     start = g.player.pos[1]

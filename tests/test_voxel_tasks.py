@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from craftlab.core.config import EnvConfig, WrapperConfig
+from craftlab.envs.factory import make_env
 from craftlab.envs.voxel import blocks as B
 from craftlab.envs.voxel.env import VoxelMineRLEnv, make_voxel
 from craftlab.envs.voxel.tasks import OBTAIN_REWARDS
@@ -170,3 +172,22 @@ def test_obtain_world_has_iron_and_diamonds_below_and_night_falls():
     night = env._observation()["pov"].astype(float).mean()
     assert night < 0.6 * day
     assert env.game.light == 0.0 and VoxelMineRLEnv("MineRLTreechop-v0").daylight_cycle is False
+
+
+def test_minerl_wrappers_for_obtain_work_unchanged():
+    """pov + vector observations and MultiDiscrete actions over Obtain's Enums, as for real MineRL."""
+    env = make_env(
+        EnvConfig(
+            id="voxel/MineRLObtainDiamondDense-v0",
+            wrappers=[WrapperConfig("minerl_multidiscrete", {"camera_bins": 5}), WrapperConfig("minerl_pov_vector")],
+        )
+    )
+    obs, _ = env.reset(seed=0)
+    assert obs["pov"].shape == (64, 64, 3)
+    labels = env.get_wrapper_attr("labels")
+    assert "inventory.log" in labels and "equipped_items.mainhand.type=air" in labels
+    assert obs["vector"][labels.index("equipped_items.mainhand.type=air")] == 1.0
+    env.action_space.seed(0)
+    for _ in range(20):
+        obs, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert env.observation_space.contains(obs) and not terminated

@@ -194,7 +194,7 @@ def render_pov(
                     t = t_y
                     t_y += inv_y
                     axis = 1
-                    if y < 0 or y >= sy:  # the eye is always below the top (see game.py)
+                    if y < 0 or y >= sy:  # the eye is clamped into the world box above
                         break
                 else:
                     z += step_z
