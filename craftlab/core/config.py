@@ -295,7 +295,7 @@ class TrainConfig:
     """how parallel envs run: 'async' in subprocesses with shared memory,
     'sync' in this process; 'auto' picks async for several slow envs on > 2 CPU cores"""
     seed: int = 0
-    """seed of the agent's RNGs and of the environments (env i gets seed + i)"""
+    """seed of the agent's RNGs and of the environments (env i: child i of SeedSequence(seed), EnvFactory.env_seeds)"""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """torch device; 'auto' picks CUDA when present"""
     torch_threads: int = 0
