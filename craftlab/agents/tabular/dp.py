@@ -30,8 +30,24 @@ from craftlab.agents.tabular.planning import (
     TabularModel,
     greedy,
     one_hot_policy,
+    policy_evaluation,
+    policy_iteration,
+    value_iteration,
 )
 from craftlab.core.config import require
+
+__all__ = [  # the DP algorithms themselves live in planning.py; lecture 3's agents and them, here
+    "DPAgent",
+    "PolicyEvaluation",
+    "PolicyIteration",
+    "ValueIteration",
+    "TabularModel",
+    "greedy",
+    "one_hot_policy",
+    "policy_evaluation",
+    "policy_iteration",
+    "value_iteration",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext

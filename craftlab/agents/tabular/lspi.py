@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import torch
 
-from craftlab.agents.tabular import dp
+from craftlab.agents.tabular import planning
 from craftlab.agents.tabular.base import TabularAgent, TabularConfig
 from craftlab.core.config import require
 
@@ -115,7 +115,7 @@ class LSPI(TabularAgent):
         self.q_star: np.ndarray | None = None
         """q* by value iteration when the env has a model (only for logging how optimal pi is)"""
         if model is not None:
-            v_star, _, _ = dp.value_iteration(model, config.gamma, theta=1e-12)
+            v_star, _, _ = planning.value_iteration(model, config.gamma, theta=1e-12)
             self.q_star = model.q_values(v_star, config.gamma)
 
     # ------------------------------------------------------------ the policy
@@ -125,8 +125,8 @@ class LSPI(TabularAgent):
         return self.X @ self.W.T
 
     def greedy_table(self) -> np.ndarray:
-        """pi_w(s) = argmax_a q(s, a, w), ``int64[n_states]`` (lowest action among ties, as dp.greedy)."""
-        return dp.greedy(self.q_table())
+        """pi_w(s) = argmax_a q(s, a, w), ``int64[n_states]`` (lowest action among ties, as planning.greedy)."""
+        return planning.greedy(self.q_table())
 
     def act(self, obs, state=None, episode_start=None, deterministic=True):
         policy = self.greedy_table()
