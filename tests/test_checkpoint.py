@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+from collections import namedtuple
 from pathlib import Path
 
 import pytest
+import torch
 
+from craftlab.core import checkpoint as checkpoint_module
 from craftlab.core.checkpoint import Checkpointer, CheckpointError, load_into
 from craftlab.runs.run_config import load_run_config
 from craftlab.runs.training import build_agent
@@ -169,3 +173,22 @@ def test_cleanup_puts_back_a_checkpoint_whose_replacement_never_arrived(tmp_path
     ]
     assert ckpt.latest().step == 32
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "step_0000000032"]
+
+
+def test_torch_full_disk_error_becomes_no_space_left_and_leaves_no_temp_folder(tmp_path, monkeypatch):
+    """torch.save on a full disk raises RuntimeError('... file write failed'), not OSError:
+    the checkpointer names it as a full disk (so the CLI prints 'no space left ... <path>')
+    and removes its temporary folder."""
+    agent = make_agent("ppo")
+
+    def full_disk_save(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(torch, "save", full_disk_save)
+    monkeypatch.setattr(checkpoint_module.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1024))
+    checkpointer = Checkpointer(tmp_path / "checkpoints")
+    with pytest.raises(OSError) as info:
+        checkpointer.save(agent)
+    assert info.value.errno == errno.ENOSPC and "checkpoints" in info.value.filename
+    assert not any(p.name.startswith(".tmp-") for p in (tmp_path / "checkpoints").iterdir())

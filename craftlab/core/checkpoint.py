@@ -21,6 +21,7 @@ Pruned checkpoints are renamed to ``.old-*`` before they are deleted, and
 from __future__ import annotations
 
 import builtins
+import errno
 import json
 import os
 import pickle
@@ -59,6 +60,8 @@ def space_signature(space: gym.Space) -> str:
 META_FILE = "meta.json"
 LATEST_FILE = "latest"
 FORMAT_VERSION = 1
+LOW_DISK_BYTES = 64 * 2**20
+"""below this much free space a failed torch.save is reported as a full disk"""
 
 
 class CheckpointError(RuntimeError):
@@ -125,7 +128,14 @@ class Checkpointer:
         if tmp.exists():
             shutil.rmtree(tmp)
         tmp.mkdir()
-        agent.save(tmp)
+        try:
+            agent.save(tmp)
+        except (OSError, RuntimeError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)  # never leave a half-written checkpoint behind
+            # torch.save reports a full disk as RuntimeError("... file write failed"): say what it is
+            if isinstance(exc, RuntimeError) and shutil.disk_usage(self.directory).free < LOW_DISK_BYTES:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from exc
+            raise
         meta = {
             "format": FORMAT_VERSION,
             "algorithm": agent.name,
