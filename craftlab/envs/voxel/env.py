@@ -198,10 +198,9 @@ class VoxelMineRLEnv:
                         )
                     value = space.default
                 out[key] = str(value)
-        if self.strict and len(action) > len(out) or any(k not in out for k in action):
-            unknown = set(action) - set(out)
-            if unknown and self.strict:
-                raise KeyError(f"unknown action keys {sorted(unknown)}; valid: {list(out)}")
+        if self.strict and any(k not in out for k in action):
+            unknown = sorted(k for k in action if k not in out)
+            raise KeyError(f"unknown action keys {unknown}; valid: {list(out)}")
         return out
 
 
