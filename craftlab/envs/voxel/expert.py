@@ -252,8 +252,9 @@ def record_demonstrations(
     return out
 
 
-def play(policy: str, episodes: int, seed: int = 10_000, max_episode_steps: int = 1000,
-         minerl_id: str = "MineRLTreechop-v0") -> list[float]:
+def play(
+    policy: str, episodes: int, seed: int = 10_000, max_episode_steps: int = 1000, minerl_id: str = "MineRLTreechop-v0"
+) -> list[float]:
     """Logs per episode of ``'expert'`` or ``'random'`` on worlds ``seed``, ``seed + 1``, ...
     ``'random'`` picks uniformly among the PFRL table's 5 actions and holds each 4 ticks, as a
     random agent behind configs/voxel/ppo_treechop.yaml's wrappers does."""
@@ -272,8 +273,11 @@ def play(policy: str, episodes: int, seed: int = 10_000, max_episode_steps: int 
                 action = expert.act()
             elif t % 4 == 0:
                 choice = int(rng.integers(5))
-                action = expert._action(forward=int(choice != 1), jump=int(choice == 2),
-                                        yaw=(-10.0, 10.0)[choice - 3] if choice >= 3 else 0.0)
+                action = expert._action(
+                    forward=int(choice != 1),
+                    jump=int(choice == 2),
+                    yaw=(-10.0, 10.0)[choice - 3] if choice >= 3 else 0.0,
+                )
             _, reward, done, _ = env.step(action)
             total += reward
             t += 1
@@ -282,27 +286,36 @@ def play(policy: str, episodes: int, seed: int = 10_000, max_episode_steps: int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write scripted-expert Treechop demonstrations in MineRL's format "
-                                                 "(--out), or compare the expert with a random policy (--compare).")
+    parser = argparse.ArgumentParser(
+        description="Write scripted-expert Treechop demonstrations in MineRL's format "
+        "(--out), or compare the expert with a random policy (--compare)."
+    )
     parser.add_argument("--out", help="data root (MINERL_DATA_ROOT for the loader)")
     parser.add_argument("--episodes", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0, help="world seed of the first episode")
     parser.add_argument("--max-episode-steps", type=int, default=1000, help="ticks per episode")
-    parser.add_argument("--compare", action="store_true",
-                        help="play the expert and a random PFRL-table policy on the same worlds, print logs/episode")
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="play the expert and a random PFRL-table policy on the same worlds, print logs/episode",
+    )
     args = parser.parse_args(argv)
     if args.compare:
         for policy in ("random", "expert"):
             logs = play(policy, args.episodes, args.seed, args.max_episode_steps)
-            print(f"{policy:<7} {np.mean(logs):5.2f} +- {np.std(logs) / np.sqrt(len(logs)):.2f} logs per "
-                  f"{args.max_episode_steps}-tick episode ({args.episodes} worlds from seed {args.seed})")
+            print(
+                f"{policy:<7} {np.mean(logs):5.2f} +- {np.std(logs) / np.sqrt(len(logs)):.2f} logs per "
+                f"{args.max_episode_steps}-tick episode ({args.episodes} worlds from seed {args.seed})"
+            )
         return 0
     if not args.out:
         parser.error("give --out DIR (to write demonstrations) or --compare")
     paths = record_demonstrations(args.out, args.episodes, args.seed, args.max_episode_steps)
     logs = [json.loads((p / "metadata.json").read_text())["total_reward"] for p in paths]
-    print(f"{len(paths)} demonstrations under {Path(args.out) / 'MineRLTreechop-v0'}: "
-          f"{np.mean(logs):.1f} logs per episode (min {min(logs):.0f}, max {max(logs):.0f})")
+    print(
+        f"{len(paths)} demonstrations under {Path(args.out) / 'MineRLTreechop-v0'}: "
+        f"{np.mean(logs):.1f} logs per episode (min {min(logs):.0f}, max {max(logs):.0f})"
+    )
     return 0
 
 
