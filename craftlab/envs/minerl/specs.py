@@ -280,3 +280,20 @@ def spec(env_id: str, version: str = "0.4.4") -> EnvSpec:
         raise KeyError(f"unknown MineRL version {version!r}; use '0.4.4' or '1.0'")
     threshold = 64.0 if env_id.startswith("MineRLTreechop") else None
     return EnvSpec(env_id, version, obs, act, max_episode_steps(env_id, version), threshold)
+
+
+OBTAIN_REWARDS: dict[str, float] = {
+    "log": 1,
+    "planks": 2,
+    "stick": 4,
+    "crafting_table": 4,
+    "wooden_pickaxe": 8,
+    "cobblestone": 16,
+    "furnace": 32,
+    "stone_pickaxe": 32,
+    "iron_ore": 64,
+    "iron_ingot": 128,
+    "iron_pickaxe": 256,
+    "diamond": 1024,
+}
+"""MineRL's ObtainDiamond reward schedule (ObtainIronPickaxe: the same without diamond)"""

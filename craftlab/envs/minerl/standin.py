@@ -47,23 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from craftlab.envs.minerl.specs import EnvSpec, spec
-
-OBTAIN_REWARDS: dict[str, float] = {
-    "log": 1,
-    "planks": 2,
-    "stick": 4,
-    "crafting_table": 4,
-    "wooden_pickaxe": 8,
-    "cobblestone": 16,
-    "furnace": 32,
-    "stone_pickaxe": 32,
-    "iron_ore": 64,
-    "iron_ingot": 128,
-    "iron_pickaxe": 256,
-    "diamond": 1024,
-}
-"""MineRL's ObtainDiamond reward schedule (ObtainIronPickaxe: the same without diamond)"""
+from craftlab.envs.minerl.specs import OBTAIN_REWARDS, EnvSpec, spec
 
 _MAX_DAMAGE = {
     "wooden_pickaxe": 59,

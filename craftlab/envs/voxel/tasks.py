@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from craftlab.envs.minerl.specs import spec
+from craftlab.envs.minerl.specs import OBTAIN_REWARDS, spec
 from craftlab.envs.voxel import blocks as B
 from craftlab.envs.voxel.items import Inventory
 from craftlab.envs.voxel.player import HALF_WIDTH, HEIGHT, Player, wrap_degrees
@@ -40,21 +40,6 @@ from craftlab.envs.voxel.world import World, WorldSpec
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.envs.voxel.game import Game
 
-OBTAIN_REWARDS: dict[str, float] = {
-    "log": 1,
-    "planks": 2,
-    "stick": 4,
-    "crafting_table": 4,
-    "wooden_pickaxe": 8,
-    "cobblestone": 16,
-    "furnace": 32,
-    "stone_pickaxe": 32,
-    "iron_ore": 64,
-    "iron_ingot": 128,
-    "iron_pickaxe": 256,
-    "diamond": 1024,
-}
-"""MineRL's ObtainDiamond reward schedule (ObtainIronPickaxe: without diamond)"""
 
 TASK_IDS: tuple[str, ...] = (
     "MineRLTreechop-v0",
