@@ -3,7 +3,7 @@ checkpoints resume exactly:
 
 - SAC and TD3 reach a greedy mean return >= -250 on Pendulum-v1 within 20k env steps
   (a random policy scores about -1200; RL Baselines3 Zoo reports about -157 for SAC
-  and TD3 after 20k steps). One seed each, and each run stops once solved: 3 seeds x
+  and -196 for TD3 after 20k steps). One seed each, and each run stops once solved: 3 seeds x
   20k steps would take several CPU minutes per agent (docs/levine.md has 3-seed figures);
 - SAC's learned temperature brings the policy's entropy to the target entropy;
 - discrete SAC passes the probe environments (``envs/probes.py``): its soft values and
@@ -90,7 +90,8 @@ ENTROPY_TOL = 0.3
 """|H(pi) - H_bar| accepted at the end, in nats. The temperature is a slow controller (log alpha
 moves about learning_rate per step under Adam) chasing a policy whose natural entropy keeps
 changing as it learns, so the entropy hovers around the target; 0.3 nats is a factor
-e^0.3 = 1.35 in the policy's spread, while a fixed temperature leaves it nats away."""
+e^0.3 = 1.35 in the policy's spread. Measured at the stop (3k-4k steps): -0.91 / -0.92 / -0.94
+for seeds 0 / 1 / 2; with alpha fixed at 1.0 or 0.01 instead, +0.24 and -4.14."""
 
 
 @pytest.mark.slow
