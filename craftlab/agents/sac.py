@@ -266,7 +266,42 @@ def gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_grad
 # ------------------------------------------------------------------- agents
 
 
-class SAC(OffPolicyAgent):
+class SoftActorCritic(OffPolicyAgent):
+    """What SAC and discrete SAC share: twin critics with targets (``critic``,
+    ``critic_target``), an ``actor``, a learned ``temperature``, one Adam each, and
+    the off-policy hooks over them. Subclasses build the networks and write the losses."""
+
+    critic: nn.Module
+    critic_target: nn.Module
+    actor: nn.Module
+    temperature: Temperature
+    target_entropy: float
+
+    def build_optimizers(self, config: SACConfig) -> None:
+        lr, eps = config.learning_rate, config.adam_eps
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, eps=eps)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=lr, eps=eps)
+        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=lr, eps=eps)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {
+            "critic": self.critic,
+            "critic_target": self.critic_target,
+            "actor": self.actor,
+            "temperature": self.temperature,
+        }
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"critic": self.critic_optimizer, "actor": self.actor_optimizer, "temperature": self.alpha_optimizer}
+
+    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
+        return [(self.critic, self.critic_target)]
+
+    def progress_scalars(self) -> dict[str, float]:
+        return {"alpha": self.temperature.alpha.item(), "target_entropy": self.target_entropy}
+
+
+class SAC(SoftActorCritic):
     """SAC for Box actions: twin soft Q critics, tanh-Gaussian policy, learned temperature."""
 
     name = "sac"
@@ -289,29 +324,7 @@ class SAC(OffPolicyAgent):
         self.temperature = Temperature(config.init_alpha).to(self.device)
         self.target_entropy = config.target_entropy if config.target_entropy is not None else -float(dim)
         """H_bar: -|A| unless set"""
-        lr, eps = config.learning_rate, config.adam_eps
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, eps=eps)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=lr, eps=eps)
-        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=lr, eps=eps)
-
-    # ------------------------------------------------------- the off-policy hooks
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {
-            "critic": self.critic,
-            "critic_target": self.critic_target,
-            "actor": self.actor,
-            "temperature": self.temperature,
-        }
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"critic": self.critic_optimizer, "actor": self.actor_optimizer, "temperature": self.alpha_optimizer}
-
-    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.critic, self.critic_target)]
-
-    def progress_scalars(self) -> dict[str, float]:
-        return {"alpha": self.temperature.alpha.item(), "target_entropy": self.target_entropy}
+        self.build_optimizers(config)
 
     def exploration_action(self, obs: torch.Tensor) -> np.ndarray:
         """a ~ pi_phi(.|s): SAC explores with its own stochastic policy."""
@@ -370,7 +383,7 @@ class SAC(OffPolicyAgent):
         return float(-self.actor.sample(repeated)[1].mean())
 
 
-class SACDiscrete(OffPolicyAgent):
+class SACDiscrete(SoftActorCritic):
     """SAC for Discrete actions (Christodoulou 2019): categorical policy, twin Q(s, .) critics,
     expectations over actions computed exactly."""
 
@@ -397,29 +410,7 @@ class SACDiscrete(OffPolicyAgent):
             config.target_entropy if config.target_entropy is not None else config.target_entropy_scale * math.log(n)
         )
         """H_bar: target_entropy_scale * log |A| unless set"""
-        lr, eps = config.learning_rate, config.adam_eps
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, eps=eps)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=lr, eps=eps)
-        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=lr, eps=eps)
-
-    # ------------------------------------------------------- the off-policy hooks
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {
-            "critic": self.critic,
-            "critic_target": self.critic_target,
-            "actor": self.actor,
-            "temperature": self.temperature,
-        }
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"critic": self.critic_optimizer, "actor": self.actor_optimizer, "temperature": self.alpha_optimizer}
-
-    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.critic, self.critic_target)]
-
-    def progress_scalars(self) -> dict[str, float]:
-        return {"alpha": self.temperature.alpha.item(), "target_entropy": self.target_entropy}
+        self.build_optimizers(config)
 
     def exploration_action(self, obs: torch.Tensor) -> np.ndarray:
         """a ~ pi_phi(.|s)."""
