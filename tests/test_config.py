@@ -99,3 +99,17 @@ def test_help_lists_every_setting_with_its_doc(capsys):
     out = capsys.readouterr().out
     assert "algo.clip_coef: float = 0.2" in out and "epsilon of the clipped surrogate objective" in out
     assert "algo.network.kind: 'auto' | 'mlp' | 'nature_cnn' | 'impala' = 'auto'" in out  # nested sections too
+
+
+def test_help_shows_an_agents_own_nested_defaults(capsys):
+    """SAC's network section defaults to [256, 256] ReLU (its default_factory), not the
+    generic NetworkConfig's [64, 64] tanh; `help` must show what a run would use."""
+    from craftlab.agents.sac import SACConfig
+    from craftlab.commands.cli import main
+
+    assert main(["help", "sac"]) == 0
+    out = capsys.readouterr().out
+    expected = SACConfig().network
+    assert f"algo.network.hidden_sizes: list[int] = {expected.hidden_sizes!r}" in out
+    assert f"algo.network.activation: 'tanh' | 'relu' = {expected.activation!r}" in out
+    assert expected.hidden_sizes != [64, 64]

@@ -83,8 +83,11 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def describe(cls: type, prefix: str = "") -> str:
-    """Human-readable list of a config dataclass's fields: name, type, default, doc."""
+def describe(cls: type, prefix: str = "", defaults: Any = None) -> str:
+    """Human-readable list of a config dataclass's fields: name, type, default, doc.
+
+    ``defaults``: an instance whose values are the defaults to show (a nested section's
+    ``default_factory`` result, e.g. SAC's network [256, 256] rather than the class's)."""
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     lines = []
@@ -92,10 +95,15 @@ def describe(cls: type, prefix: str = "") -> str:
         if f.name.startswith("_"):
             continue
         if dataclasses.is_dataclass(hints[f.name]):  # a nested section: list its own fields
+            section = getattr(defaults, f.name) if defaults is not None else None
+            if section is None and f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                section = f.default_factory()  # type: ignore[misc]
             lines.append(f"  {prefix}{f.name}:" + (f"  ({docs[f.name]})" if f.name in docs else ""))
-            lines.append(describe(hints[f.name], f"{prefix}{f.name}."))
+            lines.append(describe(hints[f.name], f"{prefix}{f.name}.", section))
             continue
-        if f.default is not dataclasses.MISSING:
+        if defaults is not None:
+            default = repr(getattr(defaults, f.name))
+        elif f.default is not dataclasses.MISSING:
             default = repr(f.default)
         elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             default = repr(f.default_factory())  # type: ignore[misc]
