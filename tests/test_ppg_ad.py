@@ -321,3 +321,31 @@ def test_checkpoint_round_trip_after_an_auxiliary_phase(algo, env_id, tmp_path):
         torch.testing.assert_close(value, other.policy.state_dict()[key])
     agent.close()
     other.close()
+
+
+def test_auxiliary_buffer_is_checkpointed_when_the_run_saves_buffers(tmp_path):
+    """With train.save_replay_buffer, B survives a checkpoint: a resumed agent holding one
+    of n_pi = 2 rollouts runs its auxiliary phase after one more rollout, as the run that
+    went on would; a checkpoint without B waits for two new rollouts."""
+    algo = {**PPG_PROBE, "n_pi": 2}
+    rollout = algo["num_steps"] * 2
+    agent = _agent(algo, "probe/observation_action_reward", num_envs=2)
+    agent.learn(rollout * 3, RunContext(rollout * 3, save_replay_buffer=True))
+    assert agent.num_aux_phases == 1 and len(agent.aux_buffer) == 1
+    (tmp_path / "with").mkdir()
+    (tmp_path / "without").mkdir()
+    agent.save(tmp_path / "with")
+    agent.save_aux_buffer = False
+    agent.save(tmp_path / "without")
+    resumed = {}
+    for name in ("with", "without"):
+        other = _agent(algo, "probe/observation_action_reward", num_envs=2)
+        other.load(tmp_path / name)
+        resumed[name] = len(other.aux_buffer)
+        if name == "with":
+            torch.testing.assert_close(other.aux_buffer.flat("obs"), agent.aux_buffer.flat("obs"))
+        other.learn(rollout * 4, RunContext(rollout * 4))
+        resumed[name + "_phases"] = other.num_aux_phases
+        other.close()
+    agent.close()
+    assert resumed == {"with": 1, "with_phases": 2, "without": 0, "without_phases": 1}

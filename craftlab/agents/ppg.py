@@ -27,13 +27,16 @@ The 1/2 follows ``value_loss``; with ``norm_value`` both value heads learn
 (V_targ - mu) / sigma.
 
 B holds the last ``n_pi`` rollouts' observations and returns on the agent's
-device (Crafter: 8 rollouts x 4096 x 12 KB = 400 MB). It is not checkpointed:
-after a resume the next auxiliary phase waits for ``n_pi`` new rollouts.
+device (Crafter: 8 rollouts x 4096 x 12 KB = 400 MB). Checkpoints hold it when the
+run asks for its buffers (``train.save_replay_buffer``), so a resume continues exactly;
+without it a resume logs that B starts empty, and the next auxiliary phase waits for
+``n_pi`` new rollouts.
 Feed-forward policies only (``network.lstm`` 0).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterator, Union
 
@@ -45,7 +48,10 @@ from torch.distributions import Categorical, Distribution, Normal, kl_divergence
 from craftlab.agents.networks import NetworkConfig, layer_init
 from craftlab.agents.on_policy import ActorCritic, RolloutBuffer
 from craftlab.agents.ppo import PPO, PPOConfig
+from craftlab.agents.run_context import RunContext
 from craftlab.core.config import ConfigError, require
+
+log = logging.getLogger("craftlab")
 
 
 @dataclass
@@ -138,6 +144,8 @@ class PPG(PPO):
         self.aux_buffer = AuxiliaryBuffer()
         self.aux_optimizers = self.build_aux_optimizers()
         self.num_aux_phases = 0
+        self.save_aux_buffer = False
+        """include B in :meth:`state_dict` (set from ``run.save_replay_buffer``)"""
 
     def build_policy(self, shared: bool) -> ActorCritic:
         beta = self.config.norm_value_beta if self.config.norm_value else 0.0
@@ -272,10 +280,17 @@ class PPG(PPO):
 
     # ------------------------------------------------------------- checkpoints
 
+    def learn(self, total_timesteps: int, run: RunContext | None = None) -> None:
+        if run is not None:
+            self.save_aux_buffer = run.save_replay_buffer
+        super().learn(total_timesteps, run)
+
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["aux_optimizers"] = {k: opt.state_dict() for k, opt in self.aux_optimizers.items()}
         state["num_aux_phases"] = self.num_aux_phases
+        if self.save_aux_buffer:
+            state["aux_buffer"] = [{k: v.cpu() for k, v in r.items()} for r in self.aux_buffer.rollouts]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -283,4 +298,13 @@ class PPG(PPO):
         for key, opt in self.aux_optimizers.items():
             opt.load_state_dict(state["aux_optimizers"][key])
         self.num_aux_phases = int(state.get("num_aux_phases", 0))
-        self.aux_buffer.clear()  # not checkpointed: the next phase waits for n_pi new rollouts
+        self.aux_buffer.clear()
+        if "aux_buffer" in state:
+            for rollout in state["aux_buffer"]:
+                self.aux_buffer.rollouts.append({k: v.to(self.device) for k, v in rollout.items()})
+        elif self.num_timesteps > 0:
+            log.warning(
+                "auxiliary buffer: the checkpoint has none (train.save_replay_buffer is false); the "
+                "next auxiliary phase waits for n_pi = %d new rollouts",
+                self.config.n_pi,
+            )
