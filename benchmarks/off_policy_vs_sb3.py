@@ -270,10 +270,11 @@ def checkpoint_steps(steps: int, every: int) -> list[int]:
     return sorted({*range(every, steps + 1, every), steps})
 
 
-def run_config(bench: Benchmark, seed: int, steps: int) -> RunConfig:
+def run_config(bench: Benchmark, seed: int, steps: int | None) -> RunConfig:
+    """The benchmark's craftlab config for ``seed`` and ``steps`` (None: the config's budget)."""
     overrides = [
         f"train.seed={seed}",
-        f"train.total_timesteps={steps}",
+        *([f"train.total_timesteps={steps}"] if steps is not None else []),
         "train.device=cpu",
         "train.torch_threads=1",
         "train.progress_bar=false",
@@ -478,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     settings: dict[str, Any] = {}
     for algo in args.algos:
         bench = BENCHMARKS[algo]
-        config = run_config(bench, 0, 1)
+        config = run_config(bench, 0, steps_arg)
         args.steps = steps_arg or config.train.total_timesteps
         args.eval_every = every_arg or min(bench.eval_every, args.steps)
         try:
