@@ -1,11 +1,22 @@
-"""Behaviour cloning from MineRL demonstrations.
+"""Behaviour cloning: a policy fitted to demonstrated actions, from a recorded dataset
+(``python train.py record``; ``algo.data``) or MineRL demonstrations.
 
 The policy is an encoder (:func:`craftlab.agents.networks.build_encoder`: images, or
 a ``{"pov", "vector"}`` Dict with an MLP for the vector) and a linear head:
 one cross-entropy head for ``Discrete`` actions, one head per dimension for
-``MultiDiscrete`` (loss summed over dimensions). Demonstrations are read by
-:class:`craftlab.datasets.minerl.DemonstrationDataset` through the run's own
-env wrappers, so they are discretised exactly as the agent acts.
+``MultiDiscrete`` (loss summed over dimensions)::
+
+    L(theta) = - E_{(s, a) ~ D} [ sum_d log pi_theta(a_d | s) ]
+
+The data D, as :class:`~craftlab.datasets.batch.TransitionBatch` batches:
+
+* ``algo.data: DIR``: a recorded dataset (:class:`craftlab.datasets.recorded.RecordedDataset`),
+  refused unless it was recorded with this run's observation and action spaces;
+  read in shuffled passes (one chunk in memory at a time), as many as
+  ``train.total_timesteps`` needs.
+* otherwise MineRL demonstrations, read by
+  :class:`craftlab.datasets.minerl.DemonstrationDataset` through the run's own
+  env wrappers, so they are discretised exactly as the agent acts.
 
 ``num_timesteps`` counts demonstration transitions trained on. The saved
 ``state["policy"]`` uses the parameter names of the PPO actor
@@ -17,7 +28,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -28,7 +39,9 @@ from torch.nn import functional as F
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
 from craftlab.agents.networks import MLP, NetworkConfig, build_encoder
 from craftlab.core.config import require
+from craftlab.datasets.batch import TransitionBatch
 from craftlab.datasets.minerl import DemonstrationDataset
+from craftlab.datasets.recorded import DatasetError, RecordedDataset
 from craftlab.envs.minerl.ids import STANDIN_PREFIX
 from craftlab.envs.voxel.ids import VOXEL_PREFIX
 
@@ -43,6 +56,9 @@ class BCConfig(AgentConfig):
 
     name: str = "bc"
     """algorithm name"""
+    data: str = ""
+    """a recorded dataset folder (python train.py record ... --out DIR); empty: MineRL
+    demonstrations from data_root / dataset"""
     data_root: str = ""
     """MineRL data root; empty uses $MINERL_DATA_ROOT"""
     dataset: str = ""
@@ -123,6 +139,15 @@ class BehaviourCloning(Agent):
             self.policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.dataset: Any = None
+        # a recorded dataset is opened now: a missing, incomplete, truncated or mismatched one stops the run before it starts
+        if config.data:
+            self.dataset = RecordedDataset(config.data)
+            self.dataset.check_spaces(self.observation_space, self.action_space)
+            self.dataset.check_files()
+            if len(self.dataset) == 0:
+                raise DatasetError(
+                    f"dataset '{config.data}' holds no transitions; record it again with --episodes >= 1"
+                )
         self.updates = 0
 
     # ------------------------------------------------------------ data
@@ -137,6 +162,15 @@ class BehaviourCloning(Agent):
                 cfg.data_root or os.environ.get("MINERL_DATA_ROOT"), minerl_id, env_cfg, version, cfg.max_trajectories
             )
         return self.dataset
+
+    def _batches(self) -> Iterator[TransitionBatch]:
+        """Shuffled batches without end: passes over a recorded dataset, or MineRL's stream."""
+        cfg: BCConfig = self.config  # type: ignore[assignment]
+        data = self._dataset()
+        if isinstance(data, RecordedDataset):
+            while True:  # one shuffled pass per epoch, each with its own seed
+                yield from data.iter_batches(cfg.batch_size, cfg.shuffle_buffer, seed=self.seed + self.updates)
+        yield from data.batches(cfg.batch_size, cfg.shuffle_buffer, seed=self.seed + self.updates)
 
     def _obs_tensor(self, obs: Any) -> Any:
         if isinstance(obs, dict):
@@ -155,11 +189,11 @@ class BehaviourCloning(Agent):
 
     def learn(self, total_timesteps: int, run: "RunContext | None" = None) -> None:
         cfg: BCConfig = self.config  # type: ignore[assignment]
+        if self.num_timesteps >= total_timesteps:
+            return
         data = self._dataset()
         self.policy.train()
-        for batch in data.batches(cfg.batch_size, cfg.shuffle_buffer, seed=self.seed + self.updates):
-            if self.num_timesteps >= total_timesteps:
-                break
+        for batch in self._batches():
             loss, acc = self.loss(batch.obs, batch.action)
             self.optimizer.zero_grad()
             loss.backward()
@@ -172,7 +206,9 @@ class BehaviourCloning(Agent):
                 run.log(self.num_timesteps, {"losses/bc_loss": loss.item(), "losses/bc_accuracy": acc})
                 if not run.on_step(self.num_timesteps):
                     break
-        if run is not None and data.action_counts:
+            if self.num_timesteps >= total_timesteps:
+                break
+        if run is not None and getattr(data, "action_counts", None):
             total = sum(data.action_counts.values())
             run.log(self.num_timesteps, {f"demos/action_share/{k}": v / total for k, v in data.action_counts.items()})
         self.policy.eval()

@@ -8,6 +8,7 @@
     python train.py help ALGO         an algorithm's settings, defaults and meaning
     python train.py watch RUN         play a trained agent (window or video)
     python train.py eval RUN          evaluate a trained agent (JSON in the run folder)
+    python train.py record RUN --episodes N --out DIR   record episodes as a dataset (behaviour cloning)
     python train.py report RUNS...    multi-seed report (PNG + table)
     python train.py doctor            check the set-up (torch, CUDA, Java, MineRL, display)
     python train.py sweep CONFIG --param KEY=DIST ...   hyperparameter sweep on Ray Tune
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from craftlab.agents.registry import AGENTS, agent_class
-from craftlab.commands import doctor, evaluate, report, sweep, watch
+from craftlab.commands import doctor, evaluate, record, report, sweep, watch
 from craftlab.commands.experiment import add_ray_arguments, check_seed_options, train_seeds_main
 from craftlab.core.checkpoint import CheckpointError
 from craftlab.core.config import ConfigError, EnvConfig, TrainConfig, describe
@@ -209,6 +210,7 @@ SUBCOMMANDS.update(
         "help": (help_main, "show an algorithm's settings"),
         "watch": (watch.main, "watch a trained agent play (window, or --video/--gif)"),
         "eval": (evaluate.main, "evaluate a trained agent"),
+        "record": (record.main, "record episodes of an agent or a random/scripted policy as a dataset"),
         "report": (report.main, "multi-seed report with plots against published results"),
         "doctor": (doctor.main, "check the set-up: torch, CUDA, Java, MineRL, display"),
         "sweep": (sweep.main, "hyperparameter sweep on Ray Tune (seeds, early stopping; a cluster with --address)"),

@@ -131,6 +131,8 @@ class DatasetManifest:
     return_min: float = 0.0
     return_max: float = 0.0
     chunks: list[ChunkInfo] = field(default_factory=list)
+    episode_seeds: list[int] = field(default_factory=list)
+    """the ``reset(seed=...)`` of each episode, in stored order (empty when not given)"""
     complete: bool = False
     """False until the recording finished (a killed recording is refused)"""
     created: str = ""
@@ -202,8 +204,10 @@ class DatasetWriter:
         rewards: Any,
         terminations: Any,
         truncations: Any,
+        seed: int | None = None,
     ) -> None:
-        """Add one whole episode: ``T + 1`` observations and ``T`` of everything else."""
+        """Add one whole episode: ``T + 1`` observations and ``T`` of everything else;
+        ``seed``: the ``reset(seed=...)`` it started from (kept in the manifest)."""
         rewards = np.asarray(rewards, np.float32)
         steps = len(rewards)
         episode = Episode(
@@ -224,6 +228,8 @@ class DatasetWriter:
             raise ValueError(f"episode has {_length(episode.observations)} observations for {steps} steps (need T + 1)")
         self._pending.append(episode)
         self._returns.append(episode.episode_return)
+        if seed is not None:
+            self.manifest.episode_seeds.append(int(seed))
         if sum(len(e) for e in self._pending) >= self.chunk_transitions:
             self._flush()
 
@@ -334,6 +340,23 @@ class RecordedDataset:
                 )
 
     # -- chunks and episodes
+
+    def check_files(self) -> None:
+        """Refuse a dataset with a chunk file missing or of another size than recorded
+        (one ``stat`` per chunk, no reading: checksums are checked as chunks are read)."""
+        for info in self.manifest.chunks:
+            path = self.path / info.file
+            try:
+                size = path.stat().st_size
+            except OSError as exc:
+                raise DatasetError(
+                    f"dataset chunk '{path}' cannot be read ({exc.strerror}); record the dataset again"
+                ) from exc
+            if size != info.bytes:
+                what = "truncated" if size < info.bytes else "damaged"
+                raise DatasetError(
+                    f"dataset chunk '{path}' is {what} ({size} of {info.bytes} bytes); record the dataset again"
+                )
 
     def read_chunk(self, index: int) -> dict[str, np.ndarray]:
         """The arrays of chunk ``index``, after checking its size and SHA-256."""
