@@ -50,7 +50,7 @@ Prints one table per algorithm (returns: mean +- std over seeds of each seed's
 mean greedy return; std with ddof 0) and the steps/s of each trainer with the
 ratio craftlab / SB3. ``--out FILE.json`` writes the results as JSON (after each
 run, so a stopped benchmark keeps the finished runs) and the console text beside
-it (``FILE.txt``).
+it (``FILE.txt``); ``--report FILE.json`` prints the tables of such a file again.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -443,6 +443,32 @@ def write_out(
     path.with_suffix(".txt").write_text("\n".join(say.lines) + "\n")
 
 
+def report_saved(path: Path) -> int:
+    """The tables of a saved ``--out`` file, over the runs it holds (those of a stopped
+    benchmark too: a seed missing on one side is left out of both)."""
+    if not path.is_file():
+        print(f"error: --report {path}: no such file; give a JSON file that --out wrote", file=sys.stderr)
+        return 2
+    data = json.loads(path.read_text())
+    names = {f.name for f in fields(RunRecord)}
+    records = [RunRecord(**{k: v for k, v in run.items() if k in names}) for run in data["runs"]]
+    say = Console()
+    say(f"{data['command']}  ({data['date']}, {data['machine']['cpus']} CPU cores)")
+    for algo, setting in data["settings"]["algos"].items():
+        runs = [r for r in records if r.algo == algo]
+        seeds = sorted({r.seed for r in runs})
+        complete = [s for s in seeds if {r.contender for r in runs if r.seed == s} == set(CONTENDERS)]
+        args = argparse.Namespace(
+            steps=setting["steps"],
+            eval_every=setting["eval_every"],
+            seeds=complete,
+            eval_episodes=data["settings"]["eval_episodes"],
+            eval_seed=data["settings"]["eval_seed"],
+        )
+        report(BENCHMARKS[algo], args, [r for r in runs if r.seed in complete], say)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -455,6 +481,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-seed", type=int, default=10_000, help="episode k of every evaluation resets with this + k")
     p.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     p.add_argument("--out", type=Path, help="write the results here (JSON) and the console text beside it (.txt)")
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.json",
+        help="print the tables of a saved --out file (finished runs) and exit",
+    )
     return p
 
 
@@ -466,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--{key.replace('_', '-')} must be >= 1")
     if args.out is not None and args.out.suffix != ".json":
         p.error(f"--out {args.out}: give a .json file name (the console text goes beside it as .txt)")
+    if args.report is not None:
+        return report_saved(args.report)
     torch.set_num_threads(1)
     args.algos = ["dqn", "sac"] if args.algo == "both" else [args.algo]
     steps_arg, every_arg = args.steps, args.eval_every
