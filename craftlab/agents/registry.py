@@ -49,6 +49,11 @@ register_agent("sac", "craftlab.agents.sac:SAC", "soft actor-critic (Haarnoja et
 register_agent("sac_discrete", "craftlab.agents.sac:SACDiscrete", "discrete soft actor-critic (Christodoulou 2019): categorical policy, exact expectations")
 register_agent("td3", "craftlab.agents.td3:TD3", "TD3 (Fujimoto et al. 2018): twin critics, target policy smoothing, delayed policy updates")
 
+# --- offline RL (Levine's course, lectures 15-16; configs/levine/): train on a recorded dataset ----
+register_agent("cql", "craftlab.agents.cql:CQL", "conservative Q-learning (Kumar et al. 2020), discrete: DQN + CQL(H) penalty; cql_alpha 0 = naive offline DQN")
+register_agent("cql_continuous", "craftlab.agents.cql:CQLContinuous", "conservative Q-learning (Kumar et al. 2020) on SAC, importance-sampled CQL(H) penalty")
+register_agent("iql", "craftlab.agents.iql:IQL", "implicit Q-learning (Kostrikov et al. 2021): expectile value, advantage-weighted policy; temperature 0 = BC")
+
 # --- Stable-Baselines3 / sb3-contrib (configs/sb3/) --------------------------------
 register_agent("sb3_ppo", "craftlab.agents.sb3:SB3PPO", "Stable-Baselines3 PPO")
 register_agent("sb3_a2c", "craftlab.agents.sb3:SB3A2C", "Stable-Baselines3 A2C")

@@ -51,6 +51,7 @@ from torch import nn
 
 from craftlab.agents.base import Agent, rng_state, set_rng_state
 from craftlab.agents.off_policy.config import OffPolicyConfig
+from craftlab.agents.off_policy.pretrained import load_pretrained_networks
 from craftlab.agents.off_policy.replay_buffer import ReplayBuffer, ReplayBufferSamples
 from craftlab.agents.off_policy.target_network import update_targets
 from craftlab.agents.run_context import RunContext
@@ -89,6 +90,8 @@ class OffPolicyAgent(Agent):
         self._obs: np.ndarray | None = None
         self._stats: dict[str, list[float | torch.Tensor]] = {}
         self._next_log = 0
+        self._pretrained = False
+        """``algo.init_from`` has been applied (once, when a new run starts learning)"""
 
     # ------------------------------------------------------------------ hooks
 
@@ -194,6 +197,10 @@ class OffPolicyAgent(Agent):
         cfg = self.config
         self.total_timesteps = total_timesteps
         self.save_replay_buffer = run.save_replay_buffer
+        if cfg.init_from and self.num_timesteps == 0 and not self._pretrained:  # a new run: algo.init_from
+            copied = load_pretrained_networks(self.networks(), cfg.init_from, self.device)
+            log.info("init_from %s: %d parameter tensors copied", cfg.init_from, len(copied))
+            self._pretrained = True
         if self.replay_buffer is None:
             self.replay_buffer = self.make_replay_buffer()
         if self._vec_env is None:

@@ -8,6 +8,7 @@ paper sets differently (``agents/dqn.py``: hard target updates, batch 32, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Union
 
 from craftlab.agents.base import AgentConfig
 from craftlab.agents.networks import NetworkConfig
@@ -60,6 +61,14 @@ class OffPolicyConfig(AgentConfig):
     """the observation encoder (agents.networks)"""
     log_interval: int = 1000
     """log the mean of the training diagnostics (losses/*) every this many env steps"""
+    init_from: Union[str, None] = None
+    """start from the networks of another run (a run folder: its latest checkpoint, a
+    checkpoint folder, or an agent.pt), e.g. an offline cql / iql run to fine-tune online:
+    each network with the same name (q_network, critic, actor, ...) takes the parameters
+    whose names and shapes match; optimisers and the replay buffer start fresh. Applied
+    when a new run starts learning (a resumed run continues from its own checkpoint).
+    Set learning_starts low (its steps act at random) and, for dqn, exploration_initial_eps
+    low, so the first steps act with the loaded policy"""
 
     def validate(self) -> None:
         require(self.buffer_size >= 1, "buffer_size", "must be >= 1")

@@ -1,0 +1,50 @@
+"""``algo.init_from`` of the off-policy agents: start from the networks of another run,
+e.g. an offline run (``cql``, ``cql_continuous``, ``iql``) to fine-tune it online.
+
+Unlike PPO's loader (``agents/on_policy/pretrained.py``, one ``policy`` module), an
+off-policy checkpoint holds several networks by name (``state["networks"]``): each
+network of the agent whose name is there takes the parameters whose names and
+shapes match. Optimisers, counters and the replay buffer are not copied.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from craftlab.agents.base import AGENT_FILE
+from craftlab.core.checkpoint import Checkpointer
+from craftlab.core.config import ConfigError
+
+
+def load_pretrained_networks(networks: dict[str, nn.Module], source: str, device: torch.device) -> list[str]:
+    """Copy into ``networks`` the matching parameters of ``source`` (a run folder: its latest
+    checkpoint; a checkpoint folder; or an agent.pt file). Returns the copied
+    ``"network.parameter"`` names; ConfigError (one line) when nothing matches."""
+    path = Path(source)
+    if (path / "checkpoints").is_dir():
+        path = Checkpointer(path / "checkpoints").find().path
+    if path.is_dir():
+        path = path / AGENT_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"config key 'algo.init_from': '{source}' is not a run folder, checkpoint folder or agent.pt file"
+        )
+    state = torch.load(path, map_location=device, weights_only=True)
+    saved = state.get("networks", {}) if isinstance(state, dict) else {}
+    copied = []
+    for name, net in networks.items():
+        weights = saved.get(name, {})
+        own = net.state_dict()
+        matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+        net.load_state_dict(matched, strict=False)
+        copied += [f"{name}.{k}" for k in sorted(matched)]
+    if not copied:
+        raise ConfigError(
+            f"config key 'algo.init_from': no network of '{path}' matches this agent's "
+            f"({', '.join(networks)}); start from a run whose networks have the same names and "
+            "settings (dqn from cql; sac from cql_continuous or a Box iql; sac_discrete from a Discrete iql)"
+        )
+    return copied
