@@ -94,4 +94,5 @@ register_agent("bandit_gradient", "craftlab.agents.tabular.bandits:GradientBandi
 
 # --- MineRL: behaviour cloning from demonstrations (configs/minerl/) ---------------
 register_agent("bc", "craftlab.agents.bc:BehaviourCloning", "behaviour cloning: cross-entropy on discretised MineRL demonstrations")
+register_agent("dagger", "craftlab.agents.dagger:DAgger", "DAgger (Ross et al. 2011): behaviour cloning on states the learner visits, labelled by a queryable expert")
 # fmt: on
