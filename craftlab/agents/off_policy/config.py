@@ -64,8 +64,8 @@ class OffPolicyConfig(AgentConfig):
     init_from: Union[str, None] = None
     """start from the networks of another run (a run folder: its latest checkpoint, a
     checkpoint folder, or an agent.pt), e.g. an offline cql / iql run to fine-tune online:
-    each network with the same name (q_network, critic, actor, ...) takes the parameters
-    whose names and shapes match; optimisers and the replay buffer start fresh. Applied
+    each network with the same name (q_network, critic, actor, ...) is copied (it must have
+    the same algo.network settings); the others, optimisers and the replay buffer start fresh. Applied
     when a new run starts learning (a resumed run continues from its own checkpoint).
     Set learning_starts low (its steps act at random) and, for dqn, exploration_initial_eps
     low, so the first steps act with the loaded policy"""

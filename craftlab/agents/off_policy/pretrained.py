@@ -20,9 +20,10 @@ from craftlab.core.config import ConfigError
 
 
 def load_pretrained_networks(networks: dict[str, nn.Module], source: str, device: torch.device) -> list[str]:
-    """Copy into ``networks`` the matching parameters of ``source`` (a run folder: its latest
-    checkpoint; a checkpoint folder; or an agent.pt file). Returns the copied
-    ``"network.parameter"`` names; ConfigError (one line) when nothing matches."""
+    """Copy into ``networks`` the networks of the same name in ``source`` (a run folder: its
+    latest checkpoint; a checkpoint folder; or an agent.pt file). Returns the copied
+    ``"network.parameter"`` names; ConfigError (one line) when a network of that name
+    does not fit or no network matches."""
     path = Path(source)
     if (path / "checkpoints").is_dir():
         path = Checkpointer(path / "checkpoints").find().path
@@ -36,11 +37,18 @@ def load_pretrained_networks(networks: dict[str, nn.Module], source: str, device
     saved = state.get("networks", {}) if isinstance(state, dict) else {}
     copied = []
     for name, net in networks.items():
-        weights = saved.get(name, {})
-        own = net.state_dict()
-        matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-        net.load_state_dict(matched, strict=False)
-        copied += [f"{name}.{k}" for k in sorted(matched)]
+        if name not in saved:  # e.g. SAC's temperature after IQL: keeps its fresh initialisation
+            continue
+        own, weights = net.state_dict(), saved[name]
+        for key, value in own.items():
+            if key not in weights or weights[key].shape != value.shape:
+                got = tuple(weights[key].shape) if key in weights else "missing"
+                raise ConfigError(
+                    f"config key 'algo.init_from': {name}.{key} of '{path}' is {got}, this agent's is "
+                    f"{tuple(value.shape)}; use the network settings of the run it came from (algo.network)"
+                )
+        net.load_state_dict({key: weights[key] for key in own})
+        copied += [f"{name}.{key}" for key in own]
     if not copied:
         raise ConfigError(
             f"config key 'algo.init_from': no network of '{path}' matches this agent's "
