@@ -356,7 +356,7 @@ TRAINERS = {"craftlab": train_craftlab, "sb3": train_sb3}
 def warm_up(bench: Benchmark, config: RunConfig, args: argparse.Namespace) -> None:
     """An untimed short run of each contender (to one round of gradient steps past the
     warm-up): whoever runs first in the process would otherwise pay the one-time costs
-    (torch's first kernels and allocations, lazy imports), 2x the time of a 2000-step run."""
+    (torch's first kernels and allocations, lazy imports): up to 1.8x a 2000-step run's time."""
     steps = config.algo.learning_starts + config.algo.train_freq
     short = argparse.Namespace(**{**vars(args), "steps": steps, "eval_every": steps, "eval_episodes": 1})
     for contender in args.contenders:
