@@ -126,6 +126,21 @@ def test_scripted_expert_round_trip_is_exact(expert):
     assert m.observation_space == repr(make_env(EnvConfig(id="CartPole-v1")).observation_space)
 
 
+def test_epsilon_mixes_random_actions_into_the_policy(tmp_path):
+    """--epsilon 0.3 replaces about 30% of the expert's actions with uniform ones (half of
+    them differ from the expert's on CartPole): the round trip stays exact, about 15% of
+    the actions disagree with the expert, and the return drops below the expert's 500."""
+    out = tmp_path / "noisy"
+    config = write_yaml(tmp_path / "cartpole.yaml", {"id": "CartPole-v1"})
+    record(config, "--policy", "scripted:cartpole_balance", "--epsilon", 0.3, "--episodes", 10, "--out", out)
+    data = replay_exactly(out, EnvConfig(id="CartPole-v1"))
+    assert data.manifest.policy == "scripted:cartpole_balance, epsilon 0.3 random"
+    expert = scripted_policy("scripted:cartpole_balance", "CartPole-v1")
+    disagree = np.concatenate([e.actions != expert(e.observations[:-1]) for e in data.episodes()])
+    assert 0.10 < disagree.mean() < 0.20
+    assert data.manifest.return_mean < 450
+
+
 def test_trained_run_round_trip_is_its_greedy_agent(tmp_path, capsys):
     run = tmp_path / "ppo"
     assert main([str(PPO_CARTPOLE), "--run-dir", str(run), "--set", "train.total_timesteps=128", "--set",
@@ -306,6 +321,8 @@ RECORD_MISTAKES = [
                                                "1", "--out", "ds"], ("--checkpoint and --stochastic",)),
     ("bad chunk size", lambda t: [str(BC_CARTPOLE), "--policy", "random", "--episodes", "1", "--out", "a/ds",
                                   "--chunk-transitions", "0"], ("--chunk-transitions must be >= 1",)),
+    ("epsilon above 1", lambda t: [str(BC_CARTPOLE), "--policy", "random", "--epsilon", "1.5", "--episodes", "1",
+                                   "--out", "ds"], ("--epsilon must be in [0, 1]",)),
 ]  # fmt: skip
 
 

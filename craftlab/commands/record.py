@@ -3,7 +3,7 @@
 ::
 
     python train.py record RUN_OR_CONFIG --episodes N --out DIR
-        [--policy random|scripted:NAME] [--checkpoint STEP] [--stochastic]
+        [--policy random|scripted:NAME] [--checkpoint STEP] [--stochastic] [--epsilon E]
         [--seed S] [--num-envs E] [--chunk-transitions K] [--device cpu|cuda|auto]
 
 ``RUN_OR_CONFIG`` is a run folder (its agent acts, at its latest checkpoint or
@@ -26,7 +26,15 @@ from pathlib import Path
 from craftlab.commands.evaluate import load_trained_agent
 from craftlab.core.errors import UserError
 from craftlab.core.run_dir import RunDir
-from craftlab.runs.recording import AgentPolicy, RecordingPolicy, named_policy, record, recording_env_config
+from craftlab.envs.factory import EnvFactory
+from craftlab.runs.recording import (
+    AgentPolicy,
+    EpsilonNoisyPolicy,
+    RecordingPolicy,
+    named_policy,
+    record,
+    recording_env_config,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -45,6 +53,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", type=int, metavar="STEP", help="the run's checkpoint at this step (default: latest)")
     p.add_argument("--stochastic", action="store_true", help="sample the agent's actions (default: greedy)")
+    p.add_argument(
+        "--epsilon",
+        type=float,
+        default=0.0,
+        help="take a uniform random action instead with this probability per step (a mediocre "
+        "behaviour policy for offline RL; default 0)",
+    )
     p.add_argument("--seed", type=int, default=0, help="episode k is reset with seed+k (default 0)")
     p.add_argument("--num-envs", type=int, default=1, help="envs played side by side, one policy batch (default 1)")
     p.add_argument(
@@ -63,6 +78,8 @@ def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.episodes < 1:
         raise UserError(f"--episodes must be >= 1, got {args.episodes}")
+    if not 0.0 <= args.epsilon <= 1.0:
+        raise UserError(f"--epsilon must be in [0, 1], got {args.epsilon}")
     out = Path(args.out)
     if out.exists() or out.is_symlink():
         raise UserError(f"--out '{out}' already exists; choose a new folder (a dataset is never overwritten)")
@@ -88,6 +105,9 @@ def main(argv: list[str]) -> int:
         policy = AgentPolicy(agent, f"{source} step {loaded.checkpoint.step} ({mode})", not args.stochastic)
     else:
         policy = named_policy(args.policy, env_config, args.seed)
+    if args.epsilon > 0:
+        policy = EpsilonNoisyPolicy(policy, EnvFactory(env_config).action_space, args.epsilon, args.seed)
+    if args.policy is not None or args.epsilon > 0:
         print(f"policy: {policy.description}")
     every = max(1, args.episodes // 10)
 

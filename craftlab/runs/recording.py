@@ -112,6 +112,27 @@ class AgentPolicy(RecordingPolicy):
             self.state = self.agent.observe(self.state, stack_infos(infos))
 
 
+class EpsilonNoisyPolicy(RecordingPolicy):
+    """``policy``'s action, replaced by a uniform random one with probability ``epsilon``
+    per env step (a mediocre behaviour policy for offline RL datasets: ``--epsilon``)."""
+
+    def __init__(self, policy: RecordingPolicy, action_space: gym.Space, epsilon: float, seed: int):
+        self.policy, self.epsilon = policy, epsilon
+        self.random = RandomPolicy(action_space, seed + 1)
+        self.rng = np.random.default_rng(seed)
+        self.description = f"{policy.description}, epsilon {epsilon:g} random"
+
+    def act(self, obs: Obs, episode_start: np.ndarray) -> np.ndarray:
+        actions = np.array(self.policy.act(obs, episode_start))
+        noisy = self.rng.random(len(episode_start)) < self.epsilon
+        if noisy.any():
+            actions[noisy] = self.random.act(obs, episode_start)[noisy]
+        return actions
+
+    def observe(self, infos: list[dict[str, Any]]) -> None:
+        self.policy.observe(infos)
+
+
 def named_policy(spec: str, env_config: EnvConfig, seed: int) -> RecordingPolicy:
     """``--policy``: ``random`` (the env's action space, seeded with ``seed``) or
     ``scripted:NAME`` (checked against ``env_config.id``)."""
