@@ -30,11 +30,27 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
+from craftlab.core.checkpoint import Checkpointer
+from craftlab.core.config import ConfigError
+
 if TYPE_CHECKING:  # pragma: no cover
     from craftlab.agents.run_context import RunContext
     from craftlab.envs.factory import EnvFactory
 
 AGENT_FILE = "agent.pt"
+
+
+def agent_file(source: str, key: str = "algo.init_from") -> Path:
+    """``source`` (a run folder: its latest checkpoint; a checkpoint folder; or an
+    ``agent.pt``) -> the ``agent.pt`` file; ConfigError (one line, naming ``key``) if none."""
+    path = Path(source)
+    if (path / "checkpoints").is_dir():
+        path = Checkpointer(path / "checkpoints").find().path
+    if path.is_dir():
+        path = path / AGENT_FILE
+    if not path.is_file():
+        raise ConfigError(f"config key '{key}': '{source}' is not a run folder, checkpoint folder or agent.pt file")
+    return path
 
 
 @dataclass

@@ -9,13 +9,10 @@ shapes match. Optimisers, counters and the replay buffer are not copied.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from craftlab.agents.base import AGENT_FILE
-from craftlab.core.checkpoint import Checkpointer
+from craftlab.agents.base import agent_file
 from craftlab.core.config import ConfigError
 
 
@@ -24,15 +21,7 @@ def load_pretrained_networks(networks: dict[str, nn.Module], source: str, device
     latest checkpoint; a checkpoint folder; or an agent.pt file). Returns the copied
     ``"network.parameter"`` names; ConfigError (one line) when a network of that name
     does not fit or no network matches."""
-    path = Path(source)
-    if (path / "checkpoints").is_dir():
-        path = Checkpointer(path / "checkpoints").find().path
-    if path.is_dir():
-        path = path / AGENT_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"config key 'algo.init_from': '{source}' is not a run folder, checkpoint folder or agent.pt file"
-        )
+    path = agent_file(source)
     state = torch.load(path, map_location=device, weights_only=True)
     saved = state.get("networks", {}) if isinstance(state, dict) else {}
     copied = []

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from craftlab.agents.base import AGENT_FILE
-from craftlab.core.checkpoint import Checkpointer
+from craftlab.agents.base import agent_file
 from craftlab.core.config import ConfigError
 
 
@@ -19,15 +16,7 @@ def load_pretrained(policy: nn.Module, source: str, device: torch.device) -> lis
     With a separate critic encoder and a source that has only an actor encoder
     (behaviour cloning), the critic encoder starts from the same weights.
     """
-    path = Path(source)
-    if (path / "checkpoints").is_dir():
-        path = Checkpointer(path / "checkpoints").find().path
-    if path.is_dir():
-        path = path / AGENT_FILE
-    if not path.is_file():
-        raise ConfigError(
-            f"config key 'algo.init_from': '{source}' is not a run folder, checkpoint folder or agent.pt file"
-        )
+    path = agent_file(source)
     state = torch.load(path, map_location=device, weights_only=True)
     weights = state.get("policy", state) if isinstance(state, dict) else {}
     own = policy.state_dict()
