@@ -54,6 +54,10 @@ register_agent("cql", "craftlab.agents.cql:CQL", "conservative Q-learning (Kumar
 register_agent("cql_continuous", "craftlab.agents.cql:CQLContinuous", "conservative Q-learning (Kumar et al. 2020) on SAC, importance-sampled CQL(H) penalty")
 register_agent("iql", "craftlab.agents.iql:IQL", "implicit Q-learning (Kostrikov et al. 2021): expectile value, advantage-weighted policy; temperature 0 = BC")
 
+# --- model-based (Levine's course, lectures 10-12, hw4; configs/levine/) -----------
+register_agent("mpc", "craftlab.agents.model_based.mpc:MPC", "MPC on a learned dynamics ensemble: random shooting or CEM planning (CS285 hw4)")
+register_agent("mbpo", "craftlab.agents.model_based.mbpo:MBPO", "MBPO (Janner et al. 2019): SAC on real data and short branched rollouts of a learned ensemble")
+
 # --- Stable-Baselines3 / sb3-contrib (configs/sb3/) --------------------------------
 register_agent("sb3_ppo", "craftlab.agents.sb3:SB3PPO", "Stable-Baselines3 PPO")
 register_agent("sb3_a2c", "craftlab.agents.sb3:SB3A2C", "Stable-Baselines3 A2C")
