@@ -47,9 +47,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from torch import nn
 
-from craftlab.agents.base import Agent, rng_state, set_rng_state
+from craftlab.agents.network_agent import NetworkAgent, mean_diagnostic
 from craftlab.agents.off_policy.config import OffPolicyConfig
 from craftlab.agents.off_policy.pretrained import load_pretrained_networks
 from craftlab.agents.off_policy.replay_buffer import ReplayBuffer, ReplayBufferSamples
@@ -62,7 +61,7 @@ __all__ = ["OffPolicyAgent", "OffPolicyConfig"]
 log = logging.getLogger("craftlab")
 
 
-class OffPolicyAgent(Agent):
+class OffPolicyAgent(NetworkAgent):
     """Replay buffer and training loop; subclasses implement the hooks listed in the module doc."""
 
     config: OffPolicyConfig
@@ -94,18 +93,8 @@ class OffPolicyAgent(Agent):
         """``algo.init_from`` has been applied (once, when a new run starts learning)"""
 
     # ------------------------------------------------------------------ hooks
-
-    @abstractmethod
-    def networks(self) -> dict[str, nn.Module]:
-        """Every module of the agent by name, target networks included (checkpointed)."""
-
-    @abstractmethod
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Every optimiser by name (checkpointed)."""
-
-    @abstractmethod
-    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        """``(online, target)`` pairs updated every ``target_update_interval`` gradient steps."""
+    # (networks, optimizers, target_pairs, policy_action, progress_scalars,
+    # extra_state: NetworkAgent)
 
     @abstractmethod
     def exploration_action(self, obs: torch.Tensor) -> np.ndarray:
@@ -113,26 +102,11 @@ class OffPolicyAgent(Agent):
         (called under ``torch.inference_mode``). Returns ``[N]`` or ``[N, act_dim]``."""
 
     @abstractmethod
-    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> np.ndarray:
-        """The learned policy's actions for ``obs[B, ...]`` (``act``; evaluation)."""
-
-    @abstractmethod
     def train_step(self, batch: ReplayBufferSamples) -> dict[str, float | torch.Tensor]:
         """One gradient step on a sampled batch. Returns diagnostics, floats or 0-d
         tensors (better on a GPU: no host sync per step), averaged over ``log_interval``
         and logged as ``losses/<key>``. With prioritised replay, call
         :meth:`update_priorities` with the batch's TD errors."""
-
-    def progress_scalars(self) -> dict[str, float]:
-        """Schedules and the like, logged as ``charts/<key>`` with the losses."""
-        return {}
-
-    def extra_state(self) -> dict[str, Any]:
-        """Checkpointed state beyond networks and optimisers (tensors and plain values)."""
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`extra_state`."""
 
     # ------------------------------------------------------------- helpers
 
@@ -154,9 +128,6 @@ class OffPolicyAgent(Agent):
         """Prioritised replay: p_i = |delta_i| + eps for the batch (no-op otherwise)."""
         if self.config.prioritized_replay and self.replay_buffer is not None:
             self.replay_buffer.update_priorities(batch.indices, td_errors)
-
-    def obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(obs, device=self.device)
 
     def random_actions(self, n: int) -> np.ndarray:
         """``n`` uniformly random actions (the warm-up), from the agent's RNG."""
@@ -250,7 +221,7 @@ class OffPolicyAgent(Agent):
                 self._stats.setdefault(key, []).append(value.detach() if isinstance(value, torch.Tensor) else value)
 
     def _log(self, run: RunContext) -> None:
-        scalars = {f"losses/{k}": _mean(v) for k, v in self._stats.items() if v}
+        scalars = {f"losses/{k}": mean_diagnostic(v) for k, v in self._stats.items() if v}
         scalars.update({f"charts/{k}": v for k, v in self.progress_scalars().items()})
         if self.config.prioritized_replay:
             scalars["charts/per_beta"] = self.per_beta
@@ -262,36 +233,18 @@ class OffPolicyAgent(Agent):
 
     # ------------------------------------------------------------- interface
 
-    @torch.inference_mode()
-    def act(
-        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
-    ) -> tuple[np.ndarray, Any]:
-        return self.policy_action(self.obs_tensor(np.asarray(obs)), deterministic), None
-
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimisers, counters, RNG; the replay buffer when ``save_replay_buffer``
         (its tensors share memory with the live buffer: save before training on)."""
-        state: dict[str, Any] = {
-            "networks": {name: net.state_dict() for name, net in self.networks().items()},
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
-            "num_timesteps": self.num_timesteps,
-            "num_gradient_steps": self.num_gradient_steps,
-            "rng": rng_state(self.np_rng),
-            "extra": self.extra_state(),
-        }
+        state = self.networks_state()
+        state["num_gradient_steps"] = self.num_gradient_steps
         if self.save_replay_buffer and self.replay_buffer is not None:
             state["replay_buffer"] = self.replay_buffer.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, net in self.networks().items():
-            net.load_state_dict(state["networks"][name])
-        for name, opt in self.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
-        self.num_timesteps = int(state["num_timesteps"])
+        self.load_networks_state(state)
         self.num_gradient_steps = int(state["num_gradient_steps"])
-        set_rng_state(state["rng"], self.np_rng)
-        self.load_extra_state(state.get("extra", {}))
         if "replay_buffer" in state:
             if self.replay_buffer is None:
                 self.replay_buffer = self.make_replay_buffer()
@@ -313,10 +266,3 @@ class OffPolicyAgent(Agent):
         if self._vec_env is not None:
             self._vec_env.close()
             self._vec_env = None
-
-
-def _mean(values: list[float | torch.Tensor]) -> float:
-    """Mean of floats and 0-d tensors, with one host sync for tensors."""
-    if all(isinstance(v, torch.Tensor) for v in values):
-        return float(torch.stack(values).float().mean())  # type: ignore[arg-type]
-    return float(np.mean([float(v) for v in values]))

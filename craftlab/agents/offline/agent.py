@@ -36,9 +36,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from craftlab.agents.base import Agent, rng_state, set_rng_state
+from craftlab.agents.network_agent import NetworkAgent, mean_diagnostic
 from craftlab.agents.off_policy import update_targets
 from craftlab.agents.offline.config import OfflineConfig
 from craftlab.agents.offline.dataset import OfflineBatch, discounted_returns, load_offline_data
@@ -48,7 +47,7 @@ from craftlab.core.config import ConfigError
 log = logging.getLogger("craftlab")
 
 
-class OfflineAgent(Agent):
+class OfflineAgent(NetworkAgent):
     """Dataset, minibatches and the training loop; subclasses implement the hooks in the module doc."""
 
     config: OfflineConfig
@@ -66,37 +65,12 @@ class OfflineAgent(Agent):
 
     # ------------------------------------------------------------------ hooks
 
-    @abstractmethod
-    def networks(self) -> dict[str, nn.Module]:
-        """Every module of the agent by name, target networks included (checkpointed)."""
-
-    @abstractmethod
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """Every optimiser by name (checkpointed)."""
-
-    @abstractmethod
-    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        """``(online, target)`` pairs updated every ``target_update_interval`` gradient steps."""
-
-    @abstractmethod
-    def policy_action(self, obs: torch.Tensor, deterministic: bool) -> np.ndarray:
-        """The learned policy's env actions for ``obs[B, ...]`` (``act``; evaluation)."""
+    # (networks, optimizers, target_pairs, policy_action: NetworkAgent)
 
     @abstractmethod
     def train_step(self, batch: OfflineBatch) -> dict[str, float | torch.Tensor]:
         """One gradient step on a minibatch. Returns diagnostics (floats or 0-d tensors),
         averaged over ``log_interval`` and logged as ``losses/<key>``."""
-
-    def progress_scalars(self) -> dict[str, float]:
-        """Logged as ``charts/<key>`` with the losses."""
-        return {}
-
-    def extra_state(self) -> dict[str, Any]:
-        """Checkpointed state beyond networks and optimisers (tensors and plain values)."""
-        return {}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        """Inverse of :meth:`extra_state`."""
 
     # ------------------------------------------------------------- the data
 
@@ -130,9 +104,6 @@ class OfflineAgent(Agent):
         index = self.np_rng.integers(0, len(data.rewards), size=batch_size)
         return data.take(torch.as_tensor(index, device=self.device))
 
-    def obs_tensor(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(obs, device=self.device)
-
     # -------------------------------------------------------------- the loop
 
     def learn(self, total_timesteps: int, run: RunContext | None = None) -> None:
@@ -153,7 +124,7 @@ class OfflineAgent(Agent):
                 break
 
     def _log(self, run: RunContext) -> None:
-        scalars = {f"losses/{k}": _mean(v) for k, v in self._stats.items() if v}
+        scalars = {f"losses/{k}": mean_diagnostic(v) for k, v in self._stats.items() if v}
         scalars.update({f"charts/{k}": v for k, v in self.progress_scalars().items()})
         if self.data_returns is not None:  # what the Q-values of dataset actions can be held against
             scalars["charts/dataset_discounted_return"] = float(self.data_returns.mean())
@@ -164,34 +135,9 @@ class OfflineAgent(Agent):
 
     # ------------------------------------------------------------- interface
 
-    @torch.inference_mode()
-    def act(
-        self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
-    ) -> tuple[np.ndarray, Any]:
-        return self.policy_action(self.obs_tensor(np.asarray(obs)), deterministic), None
-
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimisers, the gradient-step counter, RNG (not the dataset)."""
-        return {
-            "networks": {name: net.state_dict() for name, net in self.networks().items()},
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
-            "num_timesteps": self.num_timesteps,
-            "rng": rng_state(self.np_rng),
-            "extra": self.extra_state(),
-        }
+        return self.networks_state()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for name, net in self.networks().items():
-            net.load_state_dict(state["networks"][name])
-        for name, opt in self.optimizers().items():
-            opt.load_state_dict(state["optimizers"][name])
-        self.num_timesteps = int(state["num_timesteps"])
-        set_rng_state(state["rng"], self.np_rng)
-        self.load_extra_state(state.get("extra", {}))
-
-
-def _mean(values: list[float | torch.Tensor]) -> float:
-    """Mean of floats and 0-d tensors, with one host sync for tensors."""
-    if all(isinstance(v, torch.Tensor) for v in values):
-        return float(torch.stack(values).float().mean())  # type: ignore[arg-type]
-    return float(np.mean([float(v) for v in values]))
+        self.load_networks_state(state)
