@@ -58,6 +58,7 @@ from craftlab.agents.offline import OfflineAgent, OfflineBatch, OfflineConfig
 from craftlab.agents.sac import (
     BoxActions,
     ContinuousQNetwork,
+    SoftActorCriticModules,
     SquashedGaussianActor,
     Temperature,
     TwinQNetwork,
@@ -197,12 +198,13 @@ class CQLContinuousConfig(OfflineConfig):
         require(self.actor_learning_rate is None or self.actor_learning_rate > 0, "actor_learning_rate", "must be > 0")
 
 
-class CQLContinuous(OfflineAgent):
+class CQLContinuous(SoftActorCriticModules, OfflineAgent):
     """CQL(H) on SAC for Box actions (see the module doc)."""
 
     name = "cql_continuous"
     Config = CQLContinuousConfig
     config: CQLContinuousConfig
+    actor: SquashedGaussianActor
 
     def __init__(self, config: CQLContinuousConfig, envs, device="cpu", seed: int = 0):
         super().__init__(config, envs, device, seed)
@@ -220,27 +222,7 @@ class CQLContinuous(OfflineAgent):
         self.actor = SquashedGaussianActor(obs_space, dim, net).to(self.device)
         self.temperature = Temperature(config.init_alpha).to(self.device)
         self.target_entropy = float(config.target_entropy if config.target_entropy is not None else -dim)
-        actor_lr = config.actor_learning_rate or config.learning_rate
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.learning_rate, eps=config.adam_eps)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=actor_lr, eps=config.adam_eps)
-        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=actor_lr, eps=config.adam_eps)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {
-            "critic": self.critic,
-            "critic_target": self.critic_target,
-            "actor": self.actor,
-            "temperature": self.temperature,
-        }
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"critic": self.critic_optimizer, "actor": self.actor_optimizer, "temperature": self.alpha_optimizer}
-
-    def target_pairs(self) -> list[tuple[nn.Module, nn.Module]]:
-        return [(self.critic, self.critic_target)]
-
-    def progress_scalars(self) -> dict[str, float]:
-        return {"alpha": self.temperature.alpha.item()}
+        self.build_optimizers(config.learning_rate, config.adam_eps, config.actor_learning_rate)
 
     def policy_action(self, obs: torch.Tensor, deterministic: bool) -> np.ndarray:
         unit = self.actor.deterministic(obs) if deterministic else self.actor.sample(obs)[0]
@@ -288,23 +270,13 @@ class CQLContinuous(OfflineAgent):
         critic_loss = td_loss + cfg.cql_alpha * cql_penalty
         gradient_step(self.critic_optimizer, critic_loss, cfg.max_grad_norm)
 
-        # actor (SAC, eq. 7): E[alpha log pi(a~|s) - min_j Q_j(s, a~)], a~ reparameterised
-        new_actions, log_prob = self.actor.sample(obs)
-        actor_loss = (alpha * log_prob - torch.min(*self.critic(obs, new_actions))).mean()
-        gradient_step(self.actor_optimizer, actor_loss, cfg.max_grad_norm)
-
+        # actor (SAC, eq. 7) and temperature (SAC, eq. 18)
         stats: dict[str, Any] = {
             "td_loss": td_loss.detach(),
             "cql_penalty": cql_penalty.detach(),
-            "actor_loss": actor_loss.detach(),
             "q_data": q1.detach().mean(),
-            "entropy": -log_prob.detach().mean(),
         }
-        # temperature (SAC, eq. 18): J(alpha) = E[-alpha (log pi(a~|s) + H_bar)]
-        if cfg.autotune:
-            alpha_loss = -(self.temperature.alpha * (log_prob.detach() + self.target_entropy)).mean()
-            gradient_step(self.alpha_optimizer, alpha_loss, 0.0)
-            stats["alpha_loss"] = alpha_loss.detach()
+        stats.update(self.squashed_policy_step(obs, alpha, cfg.max_grad_norm, cfg.autotune))
         return stats
 
     @torch.no_grad()

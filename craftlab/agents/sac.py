@@ -266,10 +266,10 @@ def gradient_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, max_grad
 # ------------------------------------------------------------------- agents
 
 
-class SoftActorCritic(OffPolicyAgent):
-    """What SAC and discrete SAC share: twin critics with targets (``critic``,
-    ``critic_target``), an ``actor``, a learned ``temperature``, one Adam each, and
-    the off-policy hooks over them. Subclasses build the networks and write the losses."""
+class SoftActorCriticModules:
+    """SAC's modules and the hooks over them, for any loop (the off-policy one here,
+    the offline one in ``agents/cql.py``): twin critics with targets (``critic``,
+    ``critic_target``), an ``actor``, a learned ``temperature``, one Adam each."""
 
     critic: nn.Module
     critic_target: nn.Module
@@ -277,11 +277,13 @@ class SoftActorCritic(OffPolicyAgent):
     temperature: Temperature
     target_entropy: float
 
-    def build_optimizers(self, config: SACConfig) -> None:
-        lr, eps = config.learning_rate, config.adam_eps
+    def build_optimizers(self, lr: float, eps: float, actor_lr: float | None = None) -> None:
+        """One Adam each (step size ``lr``, epsilon ``eps``); the actor's and temperature's
+        step size is ``actor_lr`` when given."""
+        actor_lr = actor_lr or lr
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=lr, eps=eps)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=lr, eps=eps)
-        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=lr, eps=eps)
+        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=actor_lr, eps=eps)
+        self.alpha_optimizer = torch.optim.Adam(self.temperature.parameters(), lr=actor_lr, eps=eps)
 
     def networks(self) -> dict[str, nn.Module]:
         return {
@@ -299,6 +301,29 @@ class SoftActorCritic(OffPolicyAgent):
 
     def progress_scalars(self) -> dict[str, float]:
         return {"alpha": self.temperature.alpha.item(), "target_entropy": self.target_entropy}
+
+    def squashed_policy_step(
+        self, obs: torch.Tensor, alpha: torch.Tensor, max_grad_norm: float, autotune: bool
+    ) -> dict[str, torch.Tensor]:
+        """The tanh-Gaussian actor's step (eq. 7 with the reparameterised a~ of eq. 9) and the
+        temperature's (eq. 18); returns their diagnostics."""
+        # policy: E[alpha log pi(a~|s) - min_j Q_j(s, a~)]
+        new_actions, log_prob = self.actor.sample(obs)
+        actor_loss = (alpha * log_prob - torch.min(*self.critic(obs, new_actions))).mean()
+        gradient_step(self.actor_optimizer, actor_loss, max_grad_norm)
+        # a one-sample estimate of H(pi(.|s)) per state
+        stats = {"actor_loss": actor_loss.detach(), "entropy": -log_prob.detach().mean()}
+        # temperature: J(alpha) = E[-alpha (log pi(a~|s) + H_bar)]
+        if autotune:
+            alpha_loss = -(self.temperature.alpha * (log_prob.detach() + self.target_entropy)).mean()
+            gradient_step(self.alpha_optimizer, alpha_loss, 0.0)
+            stats["alpha_loss"] = alpha_loss.detach()
+        return stats
+
+
+class SoftActorCritic(SoftActorCriticModules, OffPolicyAgent):
+    """What SAC and discrete SAC share: SAC's modules and hooks on the off-policy loop.
+    Subclasses build the networks and write the losses."""
 
 
 class SAC(SoftActorCritic):
@@ -324,7 +349,7 @@ class SAC(SoftActorCritic):
         self.temperature = Temperature(config.init_alpha).to(self.device)
         self.target_entropy = config.target_entropy if config.target_entropy is not None else -float(dim)
         """H_bar: -|A| unless set"""
-        self.build_optimizers(config)
+        self.build_optimizers(config.learning_rate, config.adam_eps)
 
     def exploration_action(self, obs: torch.Tensor) -> np.ndarray:
         """a ~ pi_phi(.|s): SAC explores with its own stochastic policy."""
@@ -349,25 +374,9 @@ class SAC(SoftActorCritic):
         critic_loss = 0.5 * (batch.weights * ((q1 - targets) ** 2 + (q2 - targets) ** 2)).mean()
         gradient_step(self.critic_optimizer, critic_loss, cfg.max_grad_norm)
 
-        # policy (eq. 7 with the reparameterised a~ of eq. 9): E[alpha log pi(a~|s) - min_j Q_j(s, a~)]
-        new_actions, log_prob = self.actor.sample(obs)
-        q1_pi, q2_pi = self.critic(obs, new_actions)
-        actor_loss = (alpha * log_prob - torch.min(q1_pi, q2_pi)).mean()
-        gradient_step(self.actor_optimizer, actor_loss, cfg.max_grad_norm)
-
-        # temperature (eq. 18): J(alpha) = E[-alpha (log pi(a~|s) + H_bar)]
-        entropy = -log_prob.detach().mean()  # a one-sample estimate of H(pi(.|s)) per state
-        stats = {
-            "critic_loss": critic_loss.detach(),
-            "actor_loss": actor_loss.detach(),
-            "q_values": q1.detach().mean(),
-            "entropy": entropy,
-            "alpha": alpha,
-        }
-        if cfg.autotune:
-            alpha_loss = -(self.temperature.alpha * (log_prob.detach() + self.target_entropy)).mean()
-            gradient_step(self.alpha_optimizer, alpha_loss, 0.0)
-            stats["alpha_loss"] = alpha_loss.detach()
+        # policy (eq. 7) and temperature (eq. 18)
+        stats = {"critic_loss": critic_loss.detach(), "q_values": q1.detach().mean(), "alpha": alpha}
+        stats.update(self.squashed_policy_step(obs, alpha, cfg.max_grad_norm, cfg.autotune))
 
         self.update_priorities(batch, 0.5 * ((q1 - targets).abs() + (q2 - targets).abs()).detach())
         return stats
@@ -410,7 +419,7 @@ class SACDiscrete(SoftActorCritic):
             config.target_entropy if config.target_entropy is not None else config.target_entropy_scale * math.log(n)
         )
         """H_bar: target_entropy_scale * log |A| unless set"""
-        self.build_optimizers(config)
+        self.build_optimizers(config.learning_rate, config.adam_eps)
 
     def exploration_action(self, obs: torch.Tensor) -> np.ndarray:
         """a ~ pi_phi(.|s)."""
