@@ -55,3 +55,20 @@ def test_sb3_agent_trains_through_train_py(algo, tmp_path, monkeypatch):
     assert not any(t.startswith(("train/", "rollout/", "time/")) for t in scalars)  # SB3 keys mapped
     assert json.loads((run_dir / "summary.json").read_text())["num_timesteps"] >= 384
     assert (run_dir / "config.yaml").exists() and (run_dir / "checkpoints" / "latest").exists()
+
+
+def test_sb3_losses_are_written_at_each_update_before_the_next_checkpoint(tmp_path, monkeypatch):
+    """SB3 dumps an update's losses only after the next rollout: a run killed after a
+    checkpoint inside that rollout lost the point, and the last update was never
+    written (nor was that update made). Every update, the last included, runs and has its
+    point on disk at its step."""
+    monkeypatch.chdir(ROOT)
+    run_dir = tmp_path / "run"
+    config = tmp_path / "c.yaml"
+    config.write_text("env: {id: CartPole-v1}\nalgo: {name: sb3_ppo}\n")
+    overrides = [*SB3["sb3_ppo"], "train.total_timesteps=384", "train.num_envs=1", "train.progress_bar=false"]
+    overrides += ["train.checkpoint_interval=64"]
+    code = main([str(config), "--run-dir", str(run_dir), "--device", "cpu", *[f"--set={o}" for o in overrides]])
+    assert code == 0
+    points = read_scalars(run_dir)["losses/policy_gradient_loss"]
+    assert [step for step, _ in points] == [64, 128, 192, 256, 320, 384]  # 6 rollouts of 64 steps, 6 updates

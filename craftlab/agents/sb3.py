@@ -51,7 +51,7 @@ class SB3Config(AgentConfig):
     """keyword arguments of the SB3 class (learning_rate, n_steps, buffer_size, policy_kwargs, ...)"""
 
     log_interval: int = 1
-    """write SB3's training losses every this many iterations (on-policy) or episodes (off-policy)"""
+    """write SB3's training losses every this many updates (on-policy) or finished episodes (off-policy)"""
 
     sb3_class: ClassVar[str] = ""
     """``"module:Class"`` of the SB3 algorithm"""
@@ -215,11 +215,49 @@ class _RunCallback(BaseCallback):
     def __init__(self, agent: SB3Agent, run: "RunContext"):
         super().__init__()
         self.agent, self.run = agent, run
+        self._updates = 0  # on-policy: updates since learn() started
+        self._logged_episode = 0  # off-policy: SB3's episode count at the last written losses
 
     def _on_step(self) -> bool:
         self.agent.num_timesteps = int(self.model.num_timesteps)
         self.run.record_episodes(self.agent.num_timesteps, self.locals.get("infos", []))
-        return self.run.on_step(self.agent.num_timesteps)
+        self.run.on_step(self.agent.num_timesteps)
+        # Stop only when asked to (Ctrl-C, an early stop): at the budget SB3 stops by itself,
+        # after its update on the last rollout (stopping here would skip that update).
+        return not self.run.interrupted
+
+    def _on_rollout_start(self) -> None:
+        self._write_losses()
+
+    def _on_training_end(self) -> None:
+        self._write_losses()
+
+    def _write_losses(self) -> None:
+        """Write the last update's ``train/`` values now, at the step of that update.
+
+        SB3 itself dumps them only after the *next* rollout (or episode), so a checkpoint
+        taken during that rollout would not have them on disk and a run killed then
+        would lose the point; the last update of ``learn`` is never dumped at all.
+        Written here, every update's point precedes the next checkpoint. The cadence
+        is ``log_interval``: updates (on-policy) or finished episodes (off-policy)."""
+        logger = self.model.logger
+        pending = {key: value for key, value in logger.name_to_value.items() if key.startswith("train/")}
+        if not pending:
+            return
+        if isinstance(self.model, OnPolicyAlgorithm):
+            self._updates += 1
+            due = self._updates % self.agent.config.log_interval == 0
+        else:
+            episodes = int(getattr(self.model, "_episode_num", 0))
+            due = episodes - self._logged_episode >= self.agent.config.log_interval
+            if due:
+                self._logged_episode = episodes
+        if due:
+            self.agent._writer.write(pending, {}, int(self.model.num_timesteps))
+        for key in pending:  # SB3's own dump must not write them again
+            logger.name_to_value.pop(key, None)
+            logger.name_to_count.pop(key, None)
+            logger.name_to_excluded.pop(key, None)
 
 
 class _TagWriter(KVWriter):
