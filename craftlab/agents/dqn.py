@@ -37,7 +37,7 @@ bootstrapped at a time-limit cut, from the true last observation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import gymnasium as gym
@@ -79,6 +79,8 @@ class DQNConfig(OffPolicyConfig):
     """dueling heads: Q = V(s) + A(s, a) - mean_a A(s, a)"""
     loss: Literal["huber", "mse"] = "huber"
     """TD loss: 'huber' (the Nature DQN's error clipping, delta 1) or 'mse'"""
+    network: NetworkConfig = field(default_factory=lambda: NetworkConfig(activation="relu"))
+    """the observation encoder (agents.networks); SB3's DQN default: an MLP [64, 64] with ReLU"""
 
     def validate(self) -> None:
         super().validate()
