@@ -19,7 +19,7 @@ import pytest
 from crafter import engine
 from PIL import Image, ImageEnhance
 
-from craftlab.envs import crafter_fast
+from craftlab.envs import crafter_render
 from craftlab.envs.crafter import CrafterEnv, OrderedSet
 from craftlab.envs.crafter_fast import FastCrafter
 
@@ -142,7 +142,7 @@ def test_night_light_matches_stock_light_and_sleep():
     """The fused night kernel against engine.LocalView._light / _sleep on random canvases."""
     env = crafter.Env(seed=0)
     view = env._local_view
-    luts = crafter_fast._night_luts()
+    luts = crafter_render.night_luts()
     assert luts is not None, "this PIL's RGB -> L conversion is not the one the kernel reproduces"
     rng = np.random.RandomState(0)
     for trial in range(40):
@@ -155,7 +155,7 @@ def test_night_light_matches_stock_light_and_sleep():
             expected = view._sleep(expected)
         noise = np.random.RandomState(trial).uniform(32, 127, shape[:2])
         out = np.empty_like(canvas)
-        crafter_fast._night_light(
+        crafter_render.night_light(
             canvas,
             view._vignette(shape, 0.5),
             noise,
@@ -164,8 +164,8 @@ def test_night_light_matches_stock_light_and_sleep():
             sleeping,
             luts[0],
             luts[1],
-            crafter_fast._NIGHT_TINT,
-            crafter_fast._SLEEP_TINT,
+            crafter_render.NIGHT_TINT,
+            crafter_render.SLEEP_TINT,
             out,
         )
         assert np.array_equal(expected.astype(np.uint8), out), trial
@@ -177,10 +177,10 @@ def test_pil_conversions_reproduced_for_every_input():
     rgb = np.stack([np.zeros_like(green), green, blue], -1)
     for red in range(256):
         rgb[..., 0] = red
-        assert np.array_equal(np.array(Image.fromarray(rgb).convert("L")), crafter_fast._rgb_to_l(rgb)), red
+        assert np.array_equal(np.array(Image.fromarray(rgb).convert("L")), crafter_render.rgb_to_l(rgb)), red
     # The blend tables reproduce ImageEnhance.Color on images (RGB path, both factors).
     image = np.random.RandomState(1).randint(0, 256, (256, 256, 3)).astype(np.uint8)
-    lum = crafter_fast._rgb_to_l(image)[..., None]
-    for factor, lut in zip((0.4, 0.0), crafter_fast._night_luts()):
+    lum = crafter_render.rgb_to_l(image)[..., None]
+    for factor, lut in zip((0.4, 0.0), crafter_render.night_luts()):
         expected = np.array(ImageEnhance.Color(Image.fromarray(image)).enhance(factor))
         assert np.array_equal(expected, lut[lum, image]), factor

@@ -13,7 +13,8 @@ unchanged); what it replaces is *how* the same results are computed:
   the same order, and the per-cell decision chain runs in numba over a block
   of uniforms drawn ahead from the world's ``RandomState``; the generator is
   then rewound and advanced by exactly the number of draws the chain consumed,
-  so every later random number (creatures, night noise) is the same.
+  so every later random number (creatures, night noise) is the same
+  (``envs/crafter_worldgen.py``).
 * **Rendering** (stock: ~70% of a step, per-tile PIL resizes, float blending
   and a full-frame float64 light overlay). The 9x7 local view is assembled by
   one numpy fancy-index from a cache of tiles pre-rendered *with crafter's own
@@ -23,7 +24,8 @@ unchanged); what it replaces is *how* the same results are computed:
   value; at night (when the overlay adds noise drawn from the world's
   generator and is no longer per tile) one numba pass does stock's float64
   operations in stock's order, with PIL's colour enhancement reproduced by
-  tables taken from PIL itself; the inventory strip is memoised per inventory.
+  tables taken from PIL itself (the tile cache and the night pass:
+  ``envs/crafter_render.py``); the inventory strip is memoised per inventory.
 * **Step bookkeeping**: which creatures are near enough to update, the chunk
   balancing's cell counts and the semantic map are computed in one pass
   instead of per-object numpy calls; the order of updates and of random draws
@@ -43,13 +45,19 @@ from __future__ import annotations
 
 import crafter
 import numpy as np
-import opensimplex
 from crafter import constants, engine, objects
 from numba import njit
-from opensimplex.internals import _noise3
-from PIL import Image
 
+from craftlab.envs.crafter_render import (
+    LIT_CACHE_MAX_UNIT_PIXELS,
+    NIGHT_TINT,
+    SLEEP_TINT,
+    Tiles,
+    night_light,
+    night_luts,
+)
 from craftlab.envs.crafter_world import OrderedChunksWorld
+from craftlab.envs.crafter_worldgen import generate_world
 
 # --------------------------------------------------------------------------------------
 # World: insertion-ordered chunk sets, cheaper lookups.
@@ -153,338 +161,6 @@ def _semantic_map(mat_map, obj_map, tid):
 
 
 # --------------------------------------------------------------------------------------
-# World generation.
-# --------------------------------------------------------------------------------------
-
-# Material ids in engine.World (index 0 is None).
-_MAT = {name: i + 1 for i, name in enumerate(constants.materials)}
-_WALKABLE = np.zeros(len(constants.materials) + 1, np.bool_)
-for _name in constants.walkable:
-    _WALKABLE[_MAT[_name]] = True
-# Module constants are frozen into the jitted passes below.
-_WATER, _GRASS, _STONE, _PATH, _SAND, _TREE = (_MAT[n] for n in ("water", "grass", "stone", "path", "sand", "tree"))
-_LAVA, _COAL, _IRON, _DIAMOND = (_MAT[n] for n in ("lava", "coal", "iron", "diamond"))
-_COW, _ZOMBIE, _SKELETON = 1, 2, 3  # creature kinds chosen by _creature_kinds
-
-
-@njit(cache=True)
-def _noise_field(perm, pgi, w, h, z, sx, sy):
-    """``_simplex(simplex, x, y, z, size)`` for every cell: ``noise3(x / size, y / size, z)``.
-
-    The arguments are the stock call's: x / size and y / size as float64 (the
-    same correctly rounded division as Python's), z an integer, so opensimplex's
-    jitted ``_noise3`` computes the same float operations.
-    """
-    out = np.empty((w, h))
-    for x in range(w):
-        for y in range(h):
-            out[x, y] = _noise3(x / sx, y / sy, z, perm, pgi)
-    return out
-
-
-@njit(cache=True)
-def _materials(perm, pgi, start, water, mountain, mat, tunnels, uniforms):
-    """worldgen._set_material's decision chain for all cells, x-major like stock.
-
-    ``uniforms`` are the world RandomState's next uniform() draws; each
-    ``uniform()`` of the stock chain consumes the next one, and only where the
-    stock ``and`` would evaluate it. Returns how many were consumed, or -1 when
-    the buffer was too short (the caller retries with more).
-    """
-    w, h = start.shape
-    n = 0
-    total = uniforms.shape[0]
-    for x in range(w):
-        for y in range(h):
-            if n + 3 > total:  # a cell draws at most three uniforms
-                return -1
-            st = start[x, y]
-            mo = mountain[x, y]
-            wa = water[x, y]
-            if st > 0.5:
-                mat[x, y] = _GRASS
-            elif mo > 0.15:
-                if _noise3(x / 7, y / 7, 6, perm, pgi) > 0.15 and mo > 0.3:  # cave
-                    mat[x, y] = _PATH
-                elif _noise3((2 * x) / 3, (y / 5) / 3, 7, perm, pgi) > 0.4:  # horizontal tunnel
-                    mat[x, y] = _PATH
-                    tunnels[x, y] = True
-                elif _noise3((x / 5) / 3, (2 * y) / 3, 7, perm, pgi) > 0.4:  # vertical tunnel
-                    mat[x, y] = _PATH
-                    tunnels[x, y] = True
-                else:
-                    u = -1.0
-                    if _noise3(x / 8, y / 8, 1, perm, pgi) > 0:
-                        u = uniforms[n]
-                        n += 1
-                    if u > 0.85:
-                        mat[x, y] = _COAL
-                        continue
-                    u = -1.0
-                    if _noise3(x / 6, y / 6, 2, perm, pgi) > 0.4:
-                        u = uniforms[n]
-                        n += 1
-                    if u > 0.75:
-                        mat[x, y] = _IRON
-                        continue
-                    u = -1.0
-                    if mo > 0.18:
-                        u = uniforms[n]
-                        n += 1
-                    if u > 0.994:
-                        mat[x, y] = _DIAMOND
-                    elif mo > 0.3 and _noise3(x / 5, y / 5, 6, perm, pgi) > 0.35:
-                        mat[x, y] = _LAVA
-                    else:
-                        mat[x, y] = _STONE
-            elif 0.25 < wa and wa <= 0.35 and _noise3(x / 9, y / 9, 4, perm, pgi) > -0.2:
-                mat[x, y] = _SAND
-            elif 0.3 < wa:
-                mat[x, y] = _WATER
-            else:  # grassland
-                u = -1.0
-                if _noise3(x / 7, y / 7, 5, perm, pgi) > 0:
-                    u = uniforms[n]
-                    n += 1
-                if u > 0.8:
-                    mat[x, y] = _TREE
-                else:
-                    mat[x, y] = _GRASS
-    return n
-
-
-@njit(cache=True)
-def _creature_kinds(mat, tunnels, walkable, px, py, kinds, uniforms):
-    """worldgen._set_object's decision chain for all cells (same draws as above)."""
-    w, h = mat.shape
-    n = 0
-    total = uniforms.shape[0]
-    for x in range(w):
-        for y in range(h):
-            if n + 3 > total:
-                return -1
-            m = mat[x, y]
-            if not walkable[m]:
-                continue
-            # np.sqrt of the integer squared distance, as stock (sqrt is correctly rounded).
-            dist = np.sqrt(float((x - px) ** 2 + (y - py) ** 2))
-            if dist > 3 and m == _GRASS:
-                u = uniforms[n]
-                n += 1
-                if u > 0.985:
-                    kinds[x, y] = _COW
-                    continue
-            if dist > 10:
-                u = uniforms[n]
-                n += 1
-                if u > 0.993:
-                    kinds[x, y] = _ZOMBIE
-                    continue
-            if m == _PATH and tunnels[x, y]:
-                u = uniforms[n]
-                n += 1
-                if u > 0.95:
-                    kinds[x, y] = _SKELETON
-    return n
-
-
-def _run_with_uniforms(random, fn, *args, guess=4096):
-    """Run ``fn(*args, uniforms)`` (a jitted pass above) on the next uniform() draws of ``random``,
-    then leave ``random`` exactly as if those draws had been made one by one.
-
-    ``RandomState.uniform(size=k)`` yields the same doubles, in the same order,
-    as k calls of ``uniform()`` (both are ``0 + 1 * next_double``), so drawing a
-    block, restoring the state and redrawing exactly the consumed count is
-    equivalent to the stock sequence of scalar calls.
-    """
-    state = random.get_state()
-    size = guess
-    while True:
-        used = fn(*args, random.uniform(size=size))
-        if used >= 0:
-            break
-        random.set_state(state)
-        size *= 2
-    random.set_state(state)
-    if used:
-        random.uniform(size=used)
-    return used
-
-
-def generate_world(world, player):
-    """Bit-identical replacement for ``crafter.worldgen.generate_world``."""
-    simplex = opensimplex.OpenSimplex(seed=world.random.randint(0, 2**31 - 1))
-    perm, pgi = simplex._perm, simplex._perm_grad_index3
-    w, h = world.area
-    px, py = int(player.pos[0]), int(player.pos[1])
-
-    def noise(z, size):
-        return _noise_field(perm, pgi, w, h, z, size, size)
-
-    # The stock scalar formulas, evaluated with the same numpy ufuncs on arrays
-    # (elementwise, so each cell gets the value the scalar expression gives).
-    xs = np.arange(w, dtype=np.int64)[:, None]
-    ys = np.arange(h, dtype=np.int64)[None, :]
-    start = 4 - np.sqrt((xs - px) ** 2 + (ys - py) ** 2)
-    start = start + 2 * noise(8, 3)
-    start = 1 / (1 + np.exp(-start))
-    # _simplex(..., {15: 1, 5: 0.15}, False): value = 0 + 1 * n15 + 0.15 * n5.
-    water = (0 + 1 * noise(3, 15)) + 0.15 * noise(3, 5)
-    water = water + 0.1
-    water = water - 2 * start
-    # _simplex(..., {15: 1, 5: 0.3}): the same sum divided by sum(weights).
-    mountain = (0 + 1 * noise(0, 15)) + 0.3 * noise(0, 5)
-    mountain = mountain / sum({15: 1, 5: 0.3}.values())
-    mountain = mountain - (4 * start + 0.3 * water)
-
-    mat = np.zeros((w, h), np.uint8)
-    tunnels = np.zeros((w, h), np.bool_)
-    _run_with_uniforms(world.random, _materials, perm, pgi, start, water, mountain, mat, tunnels)
-    # World.__setitem__ would map names to these same ids (all materials are known).
-    world._mat_map[...] = mat
-
-    kinds = np.zeros((w, h), np.uint8)
-    _run_with_uniforms(world.random, _creature_kinds, mat, tunnels, _WALKABLE, px, py, kinds)
-    # Creatures are created and added in the stock (x-major) order: the order of
-    # world._objects decides the update order, and the chunk sets' order.
-    for x, y in zip(*np.nonzero(kinds)):
-        x, y, kind = int(x), int(y), kinds[x, y]
-        if kind == _COW:
-            world.add(objects.Cow(world, (x, y)))
-        elif kind == _ZOMBIE:
-            world.add(objects.Zombie(world, (x, y), player))
-        else:
-            world.add(objects.Skeleton(world, (x, y), player))
-
-
-# --------------------------------------------------------------------------------------
-# Rendering.
-# --------------------------------------------------------------------------------------
-
-
-def _pil_blend_lut(alpha):
-    """``lut[a, b]`` = the byte ``Image.blend(a, b, alpha)`` gives, taken from PIL itself.
-
-    ``ImageEnhance.Color(img).enhance(f)`` is ``Image.blend(degenerate, img, f)``
-    with ``degenerate`` = img converted to L and back to RGB, and PIL blends
-    byte by byte, so this table reproduces it exactly for every input pair.
-    """
-    a = np.repeat(np.arange(256, dtype=np.uint8), 256).reshape(256, 256)
-    b = np.ascontiguousarray(a.T)
-    out = np.array(Image.blend(Image.fromarray(np.stack([a] * 3, -1)), Image.fromarray(np.stack([b] * 3, -1)), alpha))
-    return np.ascontiguousarray(out[..., 0])
-
-
-def _rgb_to_l(rgb):
-    """PIL's RGB -> L conversion (ITU-R 601-2 luma in 16-bit fixed point, Convert.c's L24)."""
-    rgb = rgb.astype(np.uint32)
-    return ((rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16).astype(np.uint8)
-
-
-_NIGHT_LUTS = None
-
-
-def _night_luts():
-    """The blend tables of stock ``_light`` (0.4) and ``_sleep`` (0.0), or None when
-    this PIL's RGB -> L conversion is not the formula ``_night_light`` uses (checked
-    once, on 2^18 colours; tests/test_crafter_fast.py checks all 2^24). With None,
-    the night frames go through stock's ``_light`` itself."""
-    global _NIGHT_LUTS
-    if _NIGHT_LUTS is None:
-        colors = np.random.RandomState(0).randint(0, 256, (512, 512, 3)).astype(np.uint8)
-        colors[0, :256, :] = np.arange(256, dtype=np.uint8)[:, None]  # the grey ramp
-        ok = np.array_equal(np.array(Image.fromarray(colors).convert("L")), _rgb_to_l(colors))
-        _NIGHT_LUTS = (_pil_blend_lut(0.4), _pil_blend_lut(0.0)) if ok else False
-    return _NIGHT_LUTS or None
-
-
-@njit(cache=True)
-def _night_light(
-    canvas, vignette, noise, amount, daylight, sleeping, blend_color, blend_sleep, night_tint, sleep_tint, out
-):
-    """engine.LocalView's ``_light`` for daylight < 0.5 (and ``_sleep``), cast to uint8, in one pass.
-
-    Each pixel goes through the stock float64 operations in the stock order --
-    ``(1 - mask) * c + mask * noise``; uint8 cast; colour enhancement 0.4 (PIL's
-    L of the pixel, then the blend table); tint ``0.5 * x + 0.5 * colour``;
-    ``daylight * c + (1 - daylight) * night``; then, asleep, the uint8 cast,
-    enhancement 0.0 and tint -- with no fast-math, so every IEEE operation rounds
-    as numpy's does. ``night_tint`` and ``sleep_tint`` are ``0.5 * colour``.
-    """
-    w, h = canvas.shape[0], canvas.shape[1]
-    inv_day = 1 - daylight
-    night = np.empty(3, np.uint8)
-    lit = np.empty(3)
-    for x in range(w):
-        for y in range(h):
-            mask = amount * vignette[x, y]
-            inv_mask = 1 - mask
-            term = mask * noise[x, y]
-            for k in range(3):
-                night[k] = np.uint8(inv_mask * canvas[x, y, k] + term)
-            lum = (np.int64(night[0]) * 19595 + np.int64(night[1]) * 38470 + np.int64(night[2]) * 7471 + 0x8000) >> 16
-            for k in range(3):
-                tinted = 0.5 * blend_color[lum, night[k]] + night_tint[k]
-                lit[k] = daylight * canvas[x, y, k] + inv_day * tinted
-            if sleeping:
-                for k in range(3):
-                    night[k] = np.uint8(lit[k])
-                lum = (
-                    np.int64(night[0]) * 19595 + np.int64(night[1]) * 38470 + np.int64(night[2]) * 7471 + 0x8000
-                ) >> 16
-                for k in range(3):
-                    lit[k] = 0.5 * blend_sleep[lum, night[k]] + sleep_tint[k]
-            for k in range(3):
-                out[x, y, k] = np.uint8(lit[k])
-
-
-# Lit tiles are memoised per daylight value for units up to this many pixels
-# (the 64x64 observation has 7x7 units; a 576x576 human view has 64x64 ones).
-_LIT_CACHE_MAX_UNIT_PIXELS = 16 * 16
-# engine.LocalView._tint's ``amount * color`` for the night and the sleep tints.
-_NIGHT_TINT = 0.5 * np.array((0, 16, 64))
-_SLEEP_TINT = 0.5 * np.array((0, 0, 16))
-
-
-class _Tiles:
-    """The local view's cells at one unit size, drawn with crafter's own functions.
-
-    A cell of the stock local view is a material texture drawn with
-    ``engine._draw`` onto the grey (127) canvas, or left grey outside the world,
-    and then at most one object (objects never share a cell) alpha-blended onto
-    it with ``engine._draw_alpha``. Both are elementwise in the cell's pixels,
-    so drawing them onto a unit-sized tile gives the very pixels stock draws
-    onto the canvas. Tile ids 0..len(materials) are the materials (by material
-    id), then the grey outside tile, then composites added as they appear.
-    """
-
-    def __init__(self, textures, unit):
-        self.textures = textures
-        self.unit = unit
-        self.blank = np.zeros((unit[0], unit[1], 3), np.uint8) + 127
-        self.tiles = []
-        for name in [None] + constants.materials:
-            tile = self.blank.copy()
-            engine._draw(tile, np.array([0, 0]), textures.get(name, unit))
-            self.tiles.append(tile)
-        self.outside = len(self.tiles)
-        self.tiles.append(self.blank)
-        self.ids = {}
-        self.stack = np.stack(self.tiles)
-        self.lit = {}  # (daylight, sleeping) -> lit uint8 tiles
-
-    def composite(self, mat_id, texture):
-        key = (mat_id, texture)
-        tile_id = self.ids.get(key)
-        if tile_id is None:
-            tile = self.tiles[mat_id].copy()
-            engine._draw_alpha(tile, np.array([0, 0]), self.textures.get(texture, self.unit))
-            tile_id = self.ids[key] = len(self.tiles)
-            self.tiles.append(tile)
-            self.stack = np.stack(self.tiles)
-        return tile_id
-
-
 class FastCrafter(crafter.Env):
     """``crafter.Env`` with faster world generation, rendering and bookkeeping."""
 
@@ -500,7 +176,7 @@ class FastCrafter(crafter.Env):
         )
         self._world.sem_ids = self._sem_view._obj_ids
         self._grid = np.array(self._local_view._grid)
-        self._tiles: dict[tuple[int, int], _Tiles] = {}
+        self._tiles: dict[tuple[int, int], Tiles] = {}
         self._items: dict[tuple, np.ndarray] = {}
         self._max_dist = 2 * max(self._view)
 
@@ -708,7 +384,7 @@ class FastCrafter(crafter.Env):
         ukey = (int(unit[0]), int(unit[1]))
         tiles = self._tiles.get(ukey)
         if tiles is None:
-            tiles = self._tiles[ukey] = _Tiles(self._textures, np.array(unit))
+            tiles = self._tiles[ukey] = Tiles(self._textures, np.array(unit))
         world = self._world
         player = self._player
         gx, gy = self._grid
@@ -733,7 +409,7 @@ class FastCrafter(crafter.Env):
             # Night: the noise overlay draws world.random for the whole canvas and is
             # not per tile, so light the assembled canvas.
             canvas = self._assemble(tiles.stack, ids, ux, uy)
-            luts = _night_luts()
+            luts = night_luts()
             if luts is None:  # stock's _light (and _sleep)
                 canvas = self._local_view._light(canvas, daylight)
                 if player.sleeping:
@@ -744,7 +420,7 @@ class FastCrafter(crafter.Env):
             noise = world.random.uniform(32, 127, canvas.shape[:2])
             vignette = self._local_view._vignette(canvas.shape, 0.5)
             out = np.empty_like(canvas)
-            _night_light(
+            night_light(
                 canvas,
                 vignette,
                 noise,
@@ -753,15 +429,15 @@ class FastCrafter(crafter.Env):
                 bool(player.sleeping),
                 luts[0],
                 luts[1],
-                _NIGHT_TINT,
-                _SLEEP_TINT,
+                NIGHT_TINT,
+                SLEEP_TINT,
                 out,
             )
             return out
         # Day: _light (without noise) and _sleep are per-pixel functions (numpy
         # elementwise ops, PIL's per-pixel L conversion and blend), so lighting the
         # tiles and assembling gives the pixels of lighting the assembled canvas.
-        if ux * uy > _LIT_CACHE_MAX_UNIT_PIXELS:
+        if ux * uy > LIT_CACHE_MAX_UNIT_PIXELS:
             # Big units: light only the tiles this frame uses.
             uniq, inverse = np.unique(ids, return_inverse=True)
             lit = self._light_stack(tiles.stack[uniq], daylight, player.sleeping)
