@@ -8,6 +8,16 @@ one cross-entropy head for ``Discrete`` actions, one head per dimension for
 
     L(theta) = - E_{(s, a) ~ D} [ sum_d log pi_theta(a_d | s) ]
 
+For ``Box`` actions the head is deterministic, squashed into the action bounds,
+``mu_theta(s) = low + (tanh(h(s)) + 1) / 2 * (high - low)``, fitted by squared
+error (the maximum-likelihood fit of a fixed-variance Gaussian), summed over
+the action's dimensions::
+
+    L(theta) = E_{(s, a) ~ D} [ sum_d (mu_theta(s)_d - a_d)^2 ]
+
+its "accuracy" is the fraction of states where every dimension is within
+``BOX_TOLERANCE`` (5%) of the action range of the label.
+
 The data D, as :class:`~craftlab.datasets.batch.TransitionBatch` batches:
 
 * ``algo.data: DIR``: a recorded dataset (:class:`craftlab.datasets.recorded.RecordedDataset`),
@@ -96,8 +106,14 @@ class _DictEncoder(nn.Module):
         return torch.cat([self.pov(obs["pov"]), self.vector(obs["vector"].float())], dim=-1)
 
 
+BOX_TOLERANCE = 0.05
+"""Box actions: a prediction counts as right when every dimension is within this
+fraction of the action range of the label"""
+
+
 class BCPolicy(nn.Module):
-    """Encoder + logits. ``forward(obs) -> float32[B, sum(nvec)]``."""
+    """Encoder + head. ``forward(obs) -> float32[B, sum(nvec)]`` logits (Discrete,
+    MultiDiscrete), or ``float32[B, action_dim]`` pre-squash outputs (Box; see :meth:`squash`)."""
 
     def __init__(self, observation_space: gym.Space, action_space: gym.Space, network: NetworkConfig):
         super().__init__()
@@ -105,23 +121,36 @@ class BCPolicy(nn.Module):
             self.actor_encoder: nn.Module = _DictEncoder(observation_space, network)
         else:
             self.actor_encoder = build_encoder(observation_space, network)
+        self.continuous = isinstance(action_space, gym.spaces.Box)
         if isinstance(action_space, gym.spaces.Discrete):
             self.nvec = [int(action_space.n)]
         elif isinstance(action_space, gym.spaces.MultiDiscrete):
             self.nvec = [int(n) for n in np.asarray(action_space.nvec).ravel()]
+        elif self.continuous and np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high)):
+            self.nvec = [int(np.prod(action_space.shape))]
         else:
             raise ValueError(
-                f"behaviour cloning needs Discrete or MultiDiscrete actions, got {action_space} "
+                f"behaviour cloning needs Discrete, MultiDiscrete or bounded Box actions, got {action_space} "
                 "(add a minerl_discrete / minerl_multidiscrete / minerl_kmeans wrapper)"
             )
         self.multi = isinstance(action_space, gym.spaces.MultiDiscrete)
         self.policy_head = nn.Linear(self.actor_encoder.out_features, sum(self.nvec))
+        if self.continuous:
+            low = torch.as_tensor(np.asarray(action_space.low, np.float32).ravel())
+            high = torch.as_tensor(np.asarray(action_space.high, np.float32).ravel())
+            self.register_buffer("action_low", low, persistent=False)
+            self.register_buffer("action_range", high - low, persistent=False)
+            self.action_shape = tuple(action_space.shape)
 
     def forward(self, obs: Any) -> torch.Tensor:
         return self.policy_head(self.actor_encoder(obs))
 
     def split(self, logits: torch.Tensor) -> list[torch.Tensor]:
         return list(torch.split(logits, self.nvec, dim=-1))
+
+    def squash(self, out: torch.Tensor) -> torch.Tensor:
+        """Box: ``mu(s) = low + (tanh(out) + 1) / 2 * (high - low)``, ``float32[B, action_dim]``."""
+        return self.action_low + (torch.tanh(out) + 1) / 2 * self.action_range
 
 
 class BehaviourCloning(Agent):
@@ -178,7 +207,14 @@ class BehaviourCloning(Agent):
         return torch.as_tensor(np.asarray(obs), device=self.device)
 
     def loss(self, obs: Any, actions: np.ndarray) -> tuple[torch.Tensor, float]:
-        """Summed cross-entropy over action heads, and accuracy (all heads right)."""
+        """Summed cross-entropy over action heads, and accuracy (all heads right); Box:
+        squared error summed over dimensions, and accuracy within ``BOX_TOLERANCE``."""
+        if self.policy.continuous:
+            mean = self.policy.squash(self.policy(self._obs_tensor(obs)))
+            target = torch.as_tensor(np.asarray(actions), dtype=torch.float32, device=self.device).reshape(mean.shape)
+            loss = ((mean - target) ** 2).sum(-1).mean()
+            close = ((mean - target).abs() <= BOX_TOLERANCE * self.policy.action_range).all(-1)
+            return loss, float(close.float().mean())
         logits = self.policy.split(self.policy(self._obs_tensor(obs)))
         target = torch.as_tensor(np.asarray(actions), dtype=torch.long, device=self.device).reshape(len(logits[0]), -1)
         loss = sum(F.cross_entropy(lg, target[:, i]) for i, lg in enumerate(logits))
@@ -218,6 +254,9 @@ class BehaviourCloning(Agent):
         self, obs: Any, state: Any = None, episode_start: np.ndarray | None = None, deterministic: bool = True
     ) -> tuple[np.ndarray, Any]:
         self.policy.eval()
+        if self.policy.continuous:  # a deterministic policy: the same action either way
+            mean = self.policy.squash(self.policy(self._obs_tensor(obs)))
+            return mean.reshape(-1, *self.policy.action_shape).cpu().numpy(), None
         logits = self.policy.split(self.policy(self._obs_tensor(obs)))
         if deterministic:
             parts = [lg.argmax(-1) for lg in logits]

@@ -22,7 +22,8 @@ with ``beta_i = beta0 * beta_decay^(i - 1)``: the defaults ``beta0 = 1``,
 
 The learner is :class:`craftlab.agents.bc.BehaviourCloning`'s policy and loss
 (:class:`~craftlab.agents.bc.BCPolicy`: encoder + logits; summed cross-entropy
-over the heads of Discrete or MultiDiscrete actions), trained on the
+over the heads of Discrete or MultiDiscrete actions; for bounded Box actions a
+tanh-squashed deterministic head fitted by squared error), trained on the
 aggregated dataset in memory (``D`` is saved in checkpoints, so keep it small:
 CartPole's 4 floats per state). Training continues from the previous
 iteration's weights (a warm start; the paper trains each ``pi_hat`` anew).
@@ -46,7 +47,7 @@ import torch
 from torch import nn
 
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
-from craftlab.agents.bc import BCConfig, BehaviourCloning
+from craftlab.agents.bc import BOX_TOLERANCE, BCConfig, BehaviourCloning
 from craftlab.agents.expert import Expert, load_expert
 from craftlab.agents.networks import NetworkConfig
 from craftlab.core.config import ConfigError, require
@@ -120,7 +121,8 @@ class DAggerConfig(AgentConfig):
 
 class LabelledStates(NamedTuple):
     """States and the expert's actions there: ``obs`` ``[N, *obs_shape]`` (a dict of them
-    for Dict spaces), ``expert_actions`` ``int64[N]`` (Discrete) or ``int64[N, D]`` (MultiDiscrete)."""
+    for Dict spaces), ``expert_actions`` ``int64[N]`` (Discrete), ``int64[N, D]`` (MultiDiscrete)
+    or ``float32[N, *action_shape]`` (Box)."""
 
     obs: Obs
     expert_actions: np.ndarray
@@ -147,11 +149,15 @@ class DAgger(Agent):
 
     def __init__(self, config: DAggerConfig, envs: "EnvFactory", device: torch.device | str = "cpu", seed: int = 0):
         super().__init__(config, envs, device, seed)
-        if not isinstance(self.action_space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)):
+        space = self.action_space
+        bounded = isinstance(space, gym.spaces.Box) and np.all(np.isfinite(space.low) & np.isfinite(space.high))
+        if not (isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)) or bounded):
             raise ConfigError(
-                f"config key 'algo.name': dagger needs Discrete or MultiDiscrete actions, but env "
-                f"'{envs.id}' has {self.action_space}; use a discrete env or a discretising wrapper"
+                f"config key 'algo.name': dagger needs Discrete, MultiDiscrete or bounded Box actions, but env "
+                f"'{envs.id}' has {space}; use another env or a wrapper that bounds the actions"
             )
+        self.continuous = isinstance(space, gym.spaces.Box)
+        self.label_dtype = np.float32 if self.continuous else np.int64
         # The learner pi_hat: behaviour cloning's policy, optimiser and loss.
         self.learner = BehaviourCloning(
             BCConfig(
@@ -226,7 +232,7 @@ class DAgger(Agent):
             dataset = RecordedDataset(cfg.data)
             dataset.check_spaces(self.observation_space, self.action_space)
             batch = dataset.load()
-            parts.append(LabelledStates(batch.obs, np.asarray(batch.action, np.int64)))
+            parts.append(LabelledStates(batch.obs, np.asarray(batch.action, self.label_dtype)))
         if cfg.initial_episodes > 0:
             expert_rollout = self._rollout(1.0, cfg.initial_episodes, 0, None, count=False)
             parts.append(expert_rollout.states)
@@ -251,14 +257,14 @@ class DAgger(Agent):
         returns: list[float] = []
         steps = 0
         while (episodes <= 0 or len(returns) < episodes) and (max_steps <= 0 or steps < max_steps):
-            expert_action = self.expert(obs).astype(np.int64)  # a*_t = pi*(s_t), the label
+            expert_action = self.expert(obs).astype(self.label_dtype)  # a*_t = pi*(s_t), the label
             learner_action, _ = self.learner.act(obs, deterministic=True)  # pi_hat_i(s_t)
             use_expert = self.np_rng.random(n) < beta  # the mixture: pi* with probability beta_i
             mask = use_expert.reshape(n, *([1] * (expert_action.ndim - 1)))
             action = np.where(mask, expert_action, learner_action)
             visited.append(_copy(obs))
             labels.append(expert_action)
-            agree.append((learner_action == expert_action).reshape(n, -1).all(-1))
+            agree.append(self._agrees(learner_action, expert_action))
             obs, _, _, _, infos = env.step(action)
             steps += n
             if count:
@@ -269,6 +275,16 @@ class DAgger(Agent):
                     run.record_episode(self.num_timesteps, episode)
         states = LabelledStates(_concatenate_obs(visited), np.concatenate(labels))
         return Rollout(states, returns, float(np.concatenate(agree).mean()))
+
+    def _agrees(self, learner_action: np.ndarray, expert_action: np.ndarray) -> np.ndarray:
+        """Per env: the learner's action is the expert's (Box: every dimension within
+        ``BOX_TOLERANCE`` of the action range)."""
+        n = len(expert_action)
+        if self.continuous:
+            space = self.action_space
+            tolerance = BOX_TOLERANCE * (np.asarray(space.high) - np.asarray(space.low))  # type: ignore[attr-defined]
+            return (np.abs(learner_action - expert_action) <= tolerance).reshape(n, -1).all(-1)
+        return (learner_action == expert_action).reshape(n, -1).all(-1)
 
     def _aggregate(self, new: LabelledStates) -> None:
         """D <- D u new."""
@@ -290,7 +306,7 @@ class DAgger(Agent):
             if len(order) == 0:
                 order = self.np_rng.permutation(size)
             index, order = order[: cfg.batch_size], order[cfg.batch_size :]
-            # cross-entropy between pi_hat(.|s) and the expert's action a* = pi*(s)
+            # cross-entropy (Box: squared error) between pi_hat(s) and the expert's action a* = pi*(s)
             loss, accuracy = self.learner.loss(_take(self.dataset.obs, index), self.dataset.expert_actions[index])
             optimizer.zero_grad()
             loss.backward()
@@ -356,9 +372,7 @@ def _concatenate_obs(items: list[Obs]) -> Obs:
 
 
 def _concatenate(parts: list[LabelledStates]) -> LabelledStates:
-    return LabelledStates(
-        _concatenate_obs([p.obs for p in parts]), np.concatenate([p.expert_actions for p in parts]).astype(np.int64)
-    )
+    return LabelledStates(_concatenate_obs([p.obs for p in parts]), np.concatenate([p.expert_actions for p in parts]))
 
 
 def _to_tensor(obs: Obs) -> Any:
