@@ -3,7 +3,8 @@ config, and the hours that 1M steps and a 3-seed protocol row would take, side b
 side with the fixed CPU PPO (``configs/ppo_crafter_1m_cpu.yaml``) as the 1.00x
 reference, all measured in one run.
 
-Run by hand (about 15-20 minutes on a 2-core CPU with the defaults)::
+Run by hand (about an hour on a 2-core CPU with the defaults, most of it PPG's and AD's
+auxiliary phases; measured figures are in the README)::
 
     python benchmarks/crafter_cost.py
     python benchmarks/crafter_cost.py --threads 1 --configs configs/ppo_crafter_1m_cpu.yaml configs/levine/ppg_crafter_cpu.yaml
