@@ -35,6 +35,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CONFIGS = [
@@ -48,8 +50,6 @@ PHASIC = ("ppg", "achievement_distillation")
 
 
 def _algo(config: Path) -> str:
-    import yaml
-
     return str(yaml.safe_load(config.read_text())["algo"]["name"])
 
 

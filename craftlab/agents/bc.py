@@ -106,6 +106,14 @@ class _DictEncoder(nn.Module):
         return torch.cat([self.pov(obs["pov"]), self.vector(obs["vector"].float())], dim=-1)
 
 
+def clonable_actions(space: gym.Space) -> bool:
+    """Whether :class:`BCPolicy` has a head for ``space``: Discrete, MultiDiscrete, or a
+    Box with finite bounds (its head is squashed into them)."""
+    if isinstance(space, gym.spaces.Box):
+        return bool(np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high)))
+    return isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete))
+
+
 BOX_TOLERANCE = 0.05
 """Box actions: a prediction counts as right when every dimension is within this
 fraction of the action range of the label"""
@@ -122,17 +130,17 @@ class BCPolicy(nn.Module):
         else:
             self.actor_encoder = build_encoder(observation_space, network)
         self.continuous = isinstance(action_space, gym.spaces.Box)
-        if isinstance(action_space, gym.spaces.Discrete):
-            self.nvec = [int(action_space.n)]
-        elif isinstance(action_space, gym.spaces.MultiDiscrete):
-            self.nvec = [int(n) for n in np.asarray(action_space.nvec).ravel()]
-        elif self.continuous and np.all(np.isfinite(action_space.low)) and np.all(np.isfinite(action_space.high)):
-            self.nvec = [int(np.prod(action_space.shape))]
-        else:
+        if not clonable_actions(action_space):
             raise ValueError(
                 f"behaviour cloning needs Discrete, MultiDiscrete or bounded Box actions, got {action_space} "
                 "(add a minerl_discrete / minerl_multidiscrete / minerl_kmeans wrapper)"
             )
+        if isinstance(action_space, gym.spaces.Discrete):
+            self.nvec = [int(action_space.n)]
+        elif isinstance(action_space, gym.spaces.MultiDiscrete):
+            self.nvec = [int(n) for n in np.asarray(action_space.nvec).ravel()]
+        else:
+            self.nvec = [int(np.prod(action_space.shape))]  # Box: one output per dimension
         self.multi = isinstance(action_space, gym.spaces.MultiDiscrete)
         self.policy_head = nn.Linear(self.actor_encoder.out_features, sum(self.nvec))
         if self.continuous:

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from craftlab.agents.base import Agent, AgentConfig, rng_state, set_rng_state
-from craftlab.agents.bc import BOX_TOLERANCE, BCConfig, BehaviourCloning
+from craftlab.agents.bc import BOX_TOLERANCE, BCConfig, BehaviourCloning, clonable_actions
 from craftlab.agents.expert import Expert, load_expert
 from craftlab.agents.networks import NetworkConfig
 from craftlab.core.config import ConfigError, require
@@ -150,8 +150,7 @@ class DAgger(Agent):
     def __init__(self, config: DAggerConfig, envs: "EnvFactory", device: torch.device | str = "cpu", seed: int = 0):
         super().__init__(config, envs, device, seed)
         space = self.action_space
-        bounded = isinstance(space, gym.spaces.Box) and np.all(np.isfinite(space.low) & np.isfinite(space.high))
-        if not (isinstance(space, (gym.spaces.Discrete, gym.spaces.MultiDiscrete)) or bounded):
+        if not clonable_actions(space):
             raise ConfigError(
                 f"config key 'algo.name': dagger needs Discrete, MultiDiscrete or bounded Box actions, but env "
                 f"'{envs.id}' has {space}; use another env or a wrapper that bounds the actions"
