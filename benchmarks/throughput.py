@@ -10,7 +10,9 @@ each Crafter engine (``--engines``) and env vectorisation (``--vectors``):
 
 * ``env only``   the same vectorised Crafter envs stepped with random actions:
                  the ceiling for any trainer; the gap to it is the training loop's cost
-* ``craftlab``   craftlab's PPO (``agents/ppo.py``); async = Gymnasium AsyncVectorEnv with shared memory
+* ``craftlab``   craftlab's PPO (``agents/ppo.py``); async = Gymnasium AsyncVectorEnv with shared memory;
+                 the encoder runs minibatches in chunks of ``network.cpu_chunk_size`` frames
+* ``craftlab-1pass``  the same with ``cpu_chunk_size: 0``: one pass per minibatch, as SB3 does
 * ``sb3``        SB3's PPO with ``CnnPolicy`` (NatureCNN, 512 features, shared extractor);
                  async = SubprocVecEnv, sync = DummyVecEnv
 
@@ -87,7 +89,11 @@ def run_env_only(args) -> dict:
     return {"sps": sps, "workers_mb": workers}
 
 
-def run_craftlab(args) -> dict:
+def run_craftlab_one_pass(args) -> dict:
+    return run_craftlab(args, cpu_chunk_size=0)
+
+
+def run_craftlab(args, cpu_chunk_size: int | None = None) -> dict:
     import torch
 
     from craftlab.runs.run_config import load_run_config
@@ -102,7 +108,8 @@ def run_craftlab(args) -> dict:
             "update_epochs": args.epochs,
             "num_minibatches": args.minibatches,
             "learning_rate": 3e-4,
-            "network": {"kind": "nature_cnn", "features": 512},
+            "network": {"kind": "nature_cnn", "features": 512}
+            | ({} if cpu_chunk_size is None else {"cpu_chunk_size": cpu_chunk_size}),
         },
         "train": {"num_envs": args.num_envs, "vector": args.vector, "device": "cpu", "progress_bar": False},
     }
@@ -149,7 +156,12 @@ def run_sb3(args) -> dict:
     return {"sps": sps, "workers_mb": workers}
 
 
-CONTENDERS = {"env only": run_env_only, "craftlab": run_craftlab, "sb3": run_sb3}
+CONTENDERS = {
+    "env only": run_env_only,
+    "craftlab": run_craftlab,
+    "craftlab-1pass": run_craftlab_one_pass,
+    "sb3": run_sb3,
+}
 
 
 def main() -> None:
@@ -190,7 +202,7 @@ def main() -> None:
         f"{args.minibatches} minibatches, {args.threads} torch thread(s), {args.steps} measured steps, "
         f"{os.cpu_count()} CPU cores\n"
     )
-    print(f"  {'engine':8s} {'envs':6s} {'trainer':9s} {'steps/s':>8s} {'trainer MB':>11s} {'workers MB':>11s}")
+    print(f"  {'engine':8s} {'envs':6s} {'trainer':14s} {'steps/s':>8s} {'trainer MB':>11s} {'workers MB':>11s}")
     results: dict[tuple[str, str, str], dict] = {}
     for engine in args.engines:
         for vector in args.vectors:
@@ -220,11 +232,11 @@ def main() -> None:
                 out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                 line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
                 if not line:
-                    print(f"  {engine:8s} {vector:6s} {name:9s} failed:\n{out.stderr[-2000:]}")
+                    print(f"  {engine:8s} {vector:6s} {name:14s} failed:\n{out.stderr[-2000:]}")
                     continue
                 r = results[(engine, vector, name)] = json.loads(line[0][7:])
                 print(
-                    f"  {engine:8s} {vector:6s} {name:9s} {r['sps']:8.0f} {r['trainer_mb']:11.0f} "
+                    f"  {engine:8s} {vector:6s} {name:14s} {r['sps']:8.0f} {r['trainer_mb']:11.0f} "
                     f"{r['workers_mb']:11.0f}",
                     flush=True,
                 )
@@ -236,9 +248,13 @@ def main() -> None:
     print("\nratios (same engine, same env vectorisation):")
     for engine in args.engines:
         for vector in args.vectors:
-            ours, ref, env = (sps(engine, vector, n) for n in ("craftlab", "sb3", "env only"))
+            ours, one_pass, ref, env = (
+                sps(engine, vector, n) for n in ("craftlab", "craftlab-1pass", "sb3", "env only")
+            )
             if ours and ref:
                 line = f"  {engine:8s} {vector:6s} craftlab / sb3 = {ours / ref:.2f}x"
+                if one_pass:
+                    line += f"   craftlab-1pass / sb3 = {one_pass / ref:.2f}x"
                 if env:
                     line += f"   training loop's cost: craftlab {1 - ours / env:.0%}, sb3 {1 - ref / env:.0%}"
                 print(line)

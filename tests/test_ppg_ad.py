@@ -20,7 +20,7 @@ import pytest
 import torch
 from test_probes import GAMMA, assert_values, greedy_return
 
-from craftlab.agents.achievement_distillation import entropic_partial_wasserstein
+from craftlab.agents.achievement_distillation import entropic_partial_wasserstein, next_goals
 from craftlab.agents.run_context import RunContext
 from craftlab.core.config import ConfigError
 from craftlab.runs.evaluation import evaluate
@@ -208,6 +208,17 @@ def test_partial_optimal_transport_finds_the_permutation():
     np.testing.assert_allclose(plans[0], [[0, 0, 1], [1, 0, 0]], atol=1e-3)
     np.testing.assert_allclose(plans[1], [[1, 0, 0], [0, 1, 0]], atol=1e-3)
     assert np.array_equal(np.argwhere(plans[0] > 0.5), [[0, 2], [1, 0]])
+
+
+def test_ad_next_goals_are_each_steps_next_unlock_then_the_episodes_end():
+    """Episode of 10 steps, unlocks at 3 (id 5) and 7 (id 2): steps 0-2 predict the pair
+    (s_2, s_3), steps 3-6 (s_6, s_7), steps 7-9 the end (s_9, no next)."""
+    goals = next_goals(torch.tensor([3, 7]), torch.tensor([5, 2]), 10)
+    assert goals.obs.tolist() == [2, 6, 9] and goals.next_obs.tolist() == [3, 7, 9]
+    assert goals.has_next.tolist() == [1, 1, 0] and goals.goal_ids.tolist() == [5, 2, -1]
+    assert goals.segment.tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2]
+    first = next_goals(torch.tensor([1]), torch.tensor([0]), 2)  # an unlock on the first step
+    assert first.segment.tolist() == [0, 1] and first.obs.tolist() == [0, 1]
 
 
 def test_ad_memory_holds_the_last_achievements_embedding():

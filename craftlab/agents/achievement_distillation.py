@@ -34,7 +34,9 @@ gradient; the KL is KL(new || old); each objective has its own Adam; the value
 distillation moves norm_value's statistics like the value loss; the memory is
 updated in rollouts only when an achievement is unlocked for the first time in
 the episode. Discrete actions (the FiLM reads a one-hot action), feed-forward
-trunks.
+trunks. Cost, not maths: each prediction minibatch embeds each of the episode's
+goals once (:func:`next_goals`), not once per step, and one pass over B gives
+pi_old and the value's error (:meth:`PPG.evaluate_buffer`).
 """
 
 from __future__ import annotations
@@ -382,14 +384,17 @@ class AchievementDistillation(PPG):
             "unlock_id": buffer.extra["unlock_id"],
         }
 
-    def episodes(self) -> list[Episode]:
-        """B's complete episodes (from one episode start to the next, per env), with pi_old's logits."""
+    def episodes(self, old_logits: torch.Tensor | None = None) -> list[Episode]:
+        """B's complete episodes (from one episode start to the next, per env), with pi_old's
+        logits (``old_logits``: ``[|B|, A]`` in :meth:`AuxiliaryBuffer.flat`'s order; default:
+        the policy's now)."""
         B = self.aux_buffer
         obs, memory = B.along_time("obs"), B.along_time("memory")
         L, N = obs.shape[:2]
-        old_logits = self.policy_outputs(obs.reshape(L * N, *obs.shape[2:]), memory.reshape(L * N, -1))["head"].reshape(
-            L, N, -1
-        )
+        if old_logits is None:
+            flat_obs, flat_returns, flat_memory = (B.flat(k) for k in ("obs", "returns", "memory"))
+            old_logits = self.evaluate_buffer(flat_obs, flat_returns, flat_memory).outputs["head"]
+        old_logits = old_logits.reshape(L, N, -1)
         actions, returns = B.along_time("actions"), B.along_time("returns")
         starts, unlocked, unlock_id = (
             B.along_time("episode_starts"),
@@ -417,9 +422,8 @@ class AchievementDistillation(PPG):
     def auxiliary_phase(self) -> dict[str, float]:
         cfg = self.config
         flat_obs, flat_returns, flat_memory = (self.aux_buffer.flat(k) for k in ("obs", "returns", "memory"))
-        old_all = self.policy_outputs(flat_obs, flat_memory)
-        before = self.value_error(flat_obs, flat_returns, flat_memory)
-        episodes = [e for e in self.episodes() if len(e.goal_steps) > 0]
+        old_all, before, _ = self.evaluate_buffer(flat_obs, flat_returns, flat_memory)  # pi_old, V's error
+        episodes = [e for e in self.episodes(old_all["head"]) if len(e.goal_steps) > 0]
         stats: dict[str, list[float]] = {}
         for _epoch in range(cfg.aux_epochs):
             for loss, terms in self.match_losses(episodes):
@@ -432,9 +436,10 @@ class AchievementDistillation(PPG):
                     stats.setdefault(key, []).append(value)
         out = {k: float(np.mean(v)) for k, v in stats.items()}
         out["aux_episodes"] = float(len(episodes))
+        after = self.evaluate_buffer(flat_obs, flat_returns, flat_memory, old=old_all)
         out["aux_value_error_before"] = before
-        out["aux_value_error_after"] = self.value_error(flat_obs, flat_returns, flat_memory)
-        out["aux_kl"] = self.kl_from(old_all, flat_obs, flat_memory)
+        out["aux_value_error_after"] = after.value_error
+        out["aux_kl"] = float(after.kl or 0.0)
         return out
 
     def _cloning_terms(
@@ -468,22 +473,14 @@ class AchievementDistillation(PPG):
         for i in self.np_rng.permutation(len(episodes)):
             ep = episodes[int(i)]
             L = len(ep.obs)
-            # g_t: the next achievement after step t; after the last one, the episode's end
-            anchor_obs, anchor_next, has_next, next_id = (
-                torch.empty(L, dtype=torch.long, device=self.device) for _ in range(4)
-            )
-            bounds = [0, *ep.goal_steps.tolist(), L]
-            for k, (start, end) in enumerate(zip(bounds[:-1], bounds[1:])):
-                last = k == len(bounds) - 2
-                anchor_obs[start:end] = L - 1 if last else bounds[k + 1] - 1
-                anchor_next[start:end] = L - 1 if last else bounds[k + 1]
-                has_next[start:end] = 0 if last else 1
-                next_id[start:end] = -1 if last else int(ep.goal_ids[k])
+            goals = next_goals(ep.goal_steps, ep.goal_ids, L)
+            next_id = goals.goal_ids[goals.segment]
             negative = torch.from_numpy(self.np_rng.permutation(L)).to(self.device)
             for mb in self._shuffled(L):
                 neg = negative[mb]
-                with torch.no_grad():
-                    anchor = self.policy.embed(ep.obs[anchor_obs[mb]], ep.obs[anchor_next[mb]], has_next[mb])
+                with torch.no_grad():  # each goal's embedding once (G + 1 pairs), not once per step
+                    goal_emb = self.policy.embed(ep.obs[goals.obs], ep.obs[goals.next_obs], goals.has_next)
+                anchor = goal_emb[goals.segment[mb]]  # g_t
                 both = torch.cat([mb, neg])
                 latent, kl, value_loss = self._cloning_terms(
                     ep.obs[both], ep.memory[both], ep.old_logits[both], ep.returns[both]
@@ -561,6 +558,36 @@ class AchievementDistillation(PPG):
                     "aux_distill_value_loss": float(value_loss.detach()),
                 }
                 yield match_loss + cfg.beta_clone * kl + cfg.vf_dist_coef * value_loss, terms
+
+
+class NextGoals(NamedTuple):
+    """Where each step's next achievement g_t is, for one episode of length L with G unlocks."""
+
+    obs: torch.Tensor
+    """``long[G + 1]``: goal k's pair is (s_obs[k], s_next_obs[k]); goal G is the episode's end"""
+    next_obs: torch.Tensor
+    """``long[G + 1]``"""
+    has_next: torch.Tensor
+    """``long[G + 1]``: 0 for the end (its embedding is normalize(-phi(s_T)))"""
+    goal_ids: torch.Tensor
+    """``long[G + 1]``: which achievement each goal is (-1: the end)"""
+    segment: torch.Tensor
+    """``long[L]``: step t's goal, the first unlock after it (G after the last unlock)"""
+
+
+def next_goals(goal_steps: torch.Tensor, goal_ids: torch.Tensor, length: int) -> NextGoals:
+    """The prediction's targets: step t's goal is the first unlock s_g - 1 -> s_g with g > t, or
+    the episode's end after the last one (``goal_steps``: the g, increasing, in 1..L - 1)."""
+    G, device = len(goal_steps), goal_steps.device
+    end = goal_steps.new_tensor([length - 1])
+    lengths = torch.diff(torch.cat([goal_steps.new_tensor([0]), goal_steps, goal_steps.new_tensor([length])]))
+    return NextGoals(
+        obs=torch.cat([goal_steps - 1, end]),
+        next_obs=torch.cat([goal_steps, end]),
+        has_next=(torch.arange(G + 1, device=device) < G).long(),
+        goal_ids=torch.cat([goal_ids, goal_ids.new_tensor([-1])]),
+        segment=torch.repeat_interleave(torch.arange(G + 1, device=device), lengths),
+    )
 
 
 def _achievement_names(envs) -> list[str]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, NamedTuple, Union
 
 import gymnasium as gym
 import torch
@@ -103,6 +103,17 @@ class PPGActorCritic(ActorCritic):
     ):
         super().__init__(observation_space, action_space, network, shared, norm_value_beta, norm_value_std_floor)
         self.aux_value_head = layer_init(nn.Linear(self.features, 1), gain=network.value_init_gain)
+
+
+class BufferEvaluation(NamedTuple):
+    """What one pass over the auxiliary buffer B measures (:meth:`PPG.evaluate_buffer`)."""
+
+    outputs: dict[str, torch.Tensor]
+    """the policy head's outputs for every s in B: ``head`` (logits or means, ``[|B|, A]``), ``std``"""
+    value_error: float
+    """mean (V(s) - V_targ)^2 over B, in return units"""
+    kl: float | None
+    """mean KL(pi_old || pi_theta) over B, when pi_old was given"""
 
 
 class AuxiliaryBuffer:
@@ -184,8 +195,7 @@ class PPG(PPO):
         B: the value's squared error (return units) before and after, KL(pi_old || pi_theta) after."""
         cfg = self.config
         obs, returns = self.aux_buffer.flat("obs"), self.aux_buffer.flat("returns")
-        old = self.policy_outputs(obs)  # pi_old(.|s) for every s in B
-        before = self.value_error(obs, returns)
+        old, before, _ = self.evaluate_buffer(obs, returns)  # pi_old(.|s) for every s in B
         optimizer = self.aux_optimizers["aux"]
         stats: dict[str, list[torch.Tensor]] = {}
         for _epoch in range(cfg.aux_epochs):
@@ -210,9 +220,10 @@ class PPG(PPO):
                 ):
                     stats.setdefault(key, []).append(value.detach())
         out = {k: float(torch.stack(v).mean()) for k, v in stats.items()}
+        after = self.evaluate_buffer(obs, returns, old=old)
         out["aux_value_error_before"] = before
-        out["aux_value_error_after"] = self.value_error(obs, returns)
-        out["aux_kl"] = self.kl_from(old, obs)
+        out["aux_value_error_after"] = after.value_error
+        out["aux_kl"] = float(after.kl or 0.0)
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -236,17 +247,29 @@ class PPG(PPO):
             yield slice(start, start + size)
 
     @torch.no_grad()
-    def policy_outputs(self, obs: torch.Tensor, state: Any = None) -> dict[str, torch.Tensor]:
-        """The policy head's outputs for every observation (logits, or Gaussian means and std):
-        what pi_old is rebuilt from."""
-        outs = []
+    def evaluate_buffer(
+        self,
+        obs: torch.Tensor,
+        returns: torch.Tensor,
+        state: Any = None,
+        old: dict[str, torch.Tensor] | None = None,
+    ) -> BufferEvaluation:
+        """One pass of pi_theta and V over B (in chunks): the policy head's outputs (what
+        pi_old is rebuilt from), the value's mean squared error and, given ``old``, the mean
+        KL(pi_old || pi_theta)."""
+        heads, squared_error, kl = [], 0.0, 0.0
         for part in self._chunks(len(obs)):
-            actor, _, _ = self.policy.encode(obs[part], None if state is None else state[part])
-            outs.append(self.policy.policy_head(actor))
-        out = {"head": torch.cat(outs)}
+            actor, critic, _ = self.policy.encode(obs[part], None if state is None else state[part])
+            heads.append(self.policy.policy_head(actor))
+            squared_error += float(((self.policy.value_from_features(critic) - returns[part]) ** 2).sum())
+            if old is not None:
+                idx = torch.arange(part.start, min(part.stop, len(obs)), device=self.device)
+                kl += float(self.clone_kl(self.old_distribution(old, idx), self.policy.distribution(actor)).sum())
+        outputs = {"head": torch.cat(heads)}
         if not self.policy.discrete:
-            out["std"] = self.policy.log_std.detach().exp().clone()
-        return out
+            outputs["std"] = self.policy.log_std.detach().exp().clone()
+        n = max(len(obs), 1)
+        return BufferEvaluation(outputs, squared_error / n, kl / n if old is not None else None)
 
     def old_distribution(self, old: dict[str, torch.Tensor], idx: torch.Tensor) -> Distribution:
         head = old["head"][idx]
@@ -258,25 +281,6 @@ class PPG(PPO):
         """KL(pi_old || pi_theta) per sample (summed over action dimensions), PPG's eq. 2."""
         kl = kl_divergence(old, new)
         return kl if self.policy.discrete else kl.sum(-1)
-
-    @torch.no_grad()
-    def kl_from(self, old: dict[str, torch.Tensor], obs: torch.Tensor, state: Any = None) -> float:
-        """Mean KL(pi_old || pi_theta) over ``obs``."""
-        total = 0.0
-        for part in self._chunks(len(obs)):
-            actor, _, _ = self.policy.encode(obs[part], None if state is None else state[part])
-            idx = torch.arange(part.start, min(part.stop, len(obs)), device=self.device)
-            total += float(self.clone_kl(self.old_distribution(old, idx), self.policy.distribution(actor)).sum())
-        return total / max(len(obs), 1)
-
-    @torch.no_grad()
-    def value_error(self, obs: torch.Tensor, returns: torch.Tensor, state: Any = None) -> float:
-        """Mean (V(s) - V_targ)^2 over ``obs``, in return units."""
-        total = 0.0
-        for part in self._chunks(len(obs)):
-            _, critic, _ = self.policy.encode(obs[part], None if state is None else state[part])
-            total += float(((self.policy.value_from_features(critic) - returns[part]) ** 2).sum())
-        return total / max(len(obs), 1)
 
     # ------------------------------------------------------------- checkpoints
 
