@@ -28,19 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NETWORKS = {
-    "nature_cnn 256 (ppo_crafter_1m_cpu)": {"kind": "nature_cnn", "features": 256},
-    "impala [16,32,32] (levine/*_crafter_cpu)": {
-        "kind": "impala",
-        "cnn_channels": [16, 32, 32],
-        "cnn_blocks": 1,
-        "cnn_norm": "group",
-        "norm_placement": "before",
-        "features": 256,
-        "features_layer_norm": True,
-        "weight_init": "fan_in",
-    },
-}
+CONFIGS = ["configs/ppo_crafter_1m_cpu.yaml", "configs/levine/ppo_crafter_cpu.yaml"]
+"""the Crafter configs whose networks are compared: NatureCNN 256 and the IMPALA [16, 32, 32]
+of the ``levine/*_crafter_cpu`` configs"""
 
 
 def main() -> None:
@@ -56,7 +46,8 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from craftlab.agents.networks import NetworkConfig, build_encoder
+    from craftlab.agents.networks import build_encoder
+    from craftlab.runs.run_config import load_run_config
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -67,10 +58,10 @@ def main() -> None:
         f"{args.frames} Crafter frames (64x64x3) per pass, training minibatch {args.minibatch}, "
         f"{args.threads} torch thread(s), best of {args.repeats}\n"
     )
-    for name, network in NETWORKS.items():
-        encoder = build_encoder(space, NetworkConfig(**network, cpu_chunk_size=0))  # type: ignore[arg-type]
-        print(name)
-        compare(encoder, obs, args)
+    for config in CONFIGS:
+        network = load_run_config(ROOT / config, ["algo.network.cpu_chunk_size=0"]).algo.network
+        print(f"{network.kind} ({config})")
+        compare(build_encoder(space, network), obs, args)
 
 
 def compare(encoder, obs, args) -> None:

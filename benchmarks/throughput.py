@@ -108,11 +108,12 @@ def run_craftlab(args, cpu_chunk_size: int | None = None) -> dict:
             "update_epochs": args.epochs,
             "num_minibatches": args.minibatches,
             "learning_rate": 3e-4,
-            "network": {"kind": "nature_cnn", "features": 512}
-            | ({} if cpu_chunk_size is None else {"cpu_chunk_size": cpu_chunk_size}),
+            "network": {"kind": "nature_cnn", "features": 512},
         },
         "train": {"num_envs": args.num_envs, "vector": args.vector, "device": "cpu", "progress_bar": False},
     }
+    if cpu_chunk_size is not None:
+        data["algo"]["network"]["cpu_chunk_size"] = cpu_chunk_size
     agent = build_agent(load_run_config(data=data))
     batch = args.num_steps * args.num_envs
     agent.learn(batch, RunContext(batch))  # warm-up: start workers, first update

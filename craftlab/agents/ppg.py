@@ -257,19 +257,19 @@ class PPG(PPO):
         """One pass of pi_theta and V over B (in chunks): the policy head's outputs (what
         pi_old is rebuilt from), the value's mean squared error and, given ``old``, the mean
         KL(pi_old || pi_theta)."""
-        heads, squared_error, kl = [], 0.0, 0.0
+        heads, squared_errors, kls = [], [], []
         for part in self._chunks(len(obs)):
             actor, critic, _ = self.policy.encode(obs[part], None if state is None else state[part])
             heads.append(self.policy.policy_head(actor))
-            squared_error += float(((self.policy.value_from_features(critic) - returns[part]) ** 2).sum())
+            squared_errors.append((self.policy.value_from_features(critic) - returns[part]) ** 2)
             if old is not None:
                 idx = torch.arange(part.start, min(part.stop, len(obs)), device=self.device)
-                kl += float(self.clone_kl(self.old_distribution(old, idx), self.policy.distribution(actor)).sum())
+                kls.append(self.clone_kl(self.old_distribution(old, idx), self.policy.distribution(actor)))
         outputs = {"head": torch.cat(heads)}
         if not self.policy.discrete:
             outputs["std"] = self.policy.log_std.detach().exp().clone()
-        n = max(len(obs), 1)
-        return BufferEvaluation(outputs, squared_error / n, kl / n if old is not None else None)
+        value_error = float(torch.cat(squared_errors).mean()) if squared_errors else 0.0
+        return BufferEvaluation(outputs, value_error, float(torch.cat(kls).mean()) if kls else None)
 
     def old_distribution(self, old: dict[str, torch.Tensor], idx: torch.Tensor) -> Distribution:
         head = old["head"][idx]
